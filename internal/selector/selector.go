@@ -86,7 +86,6 @@ func (s Selector) Match(name string) bool {
 	}
 }
 
-
 // UUIDPattern is the default image id pattern.
 const UUIDPattern = `[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`
 
