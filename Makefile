@@ -1,0 +1,32 @@
+# imgpurge: `make run` starts the service on its embedded defaults,
+# `make test` installs and starts what the tests need, then runs every test.
+SHELL := /bin/bash
+GO ?= go
+BIN := ./bin
+CONFIG ?= deploy/local/imgpurge.yaml
+
+.PHONY: build run test deps test-go vet fmt clean
+
+build:
+	$(GO) build -o $(BIN)/imgpurged ./cmd/imgpurged
+	$(GO) build -o $(BIN)/imgpurge ./cmd/imgpurge
+
+run: build
+	$(BIN)/imgpurged -config $(CONFIG)
+
+# deps installs the real servers the integration tests run against
+# (Debian packages, versitygw) when they are absent.
+deps:
+	bash deploy/local/deps.sh
+
+test: deps vet test-go
+
+test-go:
+	$(GO) test -count=1 -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+clean:
+	rm -rf $(BIN)
