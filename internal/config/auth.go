@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -57,6 +58,19 @@ type Auth struct {
 }
 
 var asymmetric = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// WithDefaults returns a copy of a with every empty field set to its default,
+// as Parse does. Code that builds an Auth by hand (tests, the token command)
+// gets the same values as one read from a file.
+func (a Auth) WithDefaults() Auth {
+	a.applyDefaults()
+	return a
+}
+
+// Validate reports every problem with a, each naming its field under auth.
+func (a Auth) Validate() error {
+	return errors.Join(a.validate()...)
+}
 
 func (a *Auth) applyDefaults() {
 	if a.Mode == "" {
