@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -37,7 +38,10 @@ type LayerOutcome struct {
 	Reason   string
 	Attempts int
 	Duration time.Duration
-	Detail   map[string]any
+	// Unexpected marks a failure of imgpurge itself, such as a provider
+	// panic, rather than of the provider's service.
+	Unexpected bool
+	Detail     map[string]any
 }
 
 // Outcome is the result of executing a plan.
@@ -113,6 +117,9 @@ func (o *Orchestrator) runTier(ctx context.Context, ds *Datastore, plan *Plan, i
 	for _, i := range idx {
 		layer := ds.layer(plan.Steps[i].Layer)
 		g.Go(func() error {
+			// errgroup does not recover panics; a provider's panic must not
+			// take the process, and the other layers' outcomes, with it.
+			defer o.recoverStep(ctx, &out.Layers[i])
 			out.Layers[i] = o.runStep(ctx, layer, plan.Steps[i], out.Layers[i])
 			return nil
 		})
@@ -178,6 +185,17 @@ func (o *Orchestrator) runStep(ctx context.Context, layer *Layer, step Step, lo 
 		o.log().LogAttrs(ctx, slog.LevelInfo, "retrying layer",
 			slog.String("layer", layer.Name), slog.Int("attempt", lo.Attempts+1))
 	}
+}
+
+func (o *Orchestrator) recoverStep(ctx context.Context, lo *LayerOutcome) {
+	rec := recover()
+	if rec == nil {
+		return
+	}
+	o.log().LogAttrs(ctx, slog.LevelError, "provider panicked",
+		slog.String("layer", lo.Layer), slog.Any("panic", rec), slog.String("stack", string(debug.Stack())))
+	lo.Status, lo.Unexpected = StatusFailed, true
+	lo.Err = &Error{Code: "InternalError", Message: "the provider failed unexpectedly", Retryable: true}
 }
 
 func callOnce(ctx context.Context, layer *Layer, items []string) (Result, error) {
