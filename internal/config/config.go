@@ -41,6 +41,8 @@ type Config struct {
 	Auth Auth `yaml:"auth"`
 	// Retry is the retry policy of provider calls within a request.
 	Retry Retry `yaml:"retry"`
+	// Journal keeps purges that did not complete and retries them.
+	Journal Journal `yaml:"journal"`
 	// Datastores are the purge targets; exactly one may be the default.
 	Datastores []Datastore `yaml:"datastores"`
 }
@@ -53,6 +55,64 @@ type Retry struct {
 	MaxDelay Duration `yaml:"max_delay"`
 	// MaxAttempts bounds the calls per layer within a request. Default 3.
 	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// Journal configures the durable queue of unfinished purges.
+type Journal struct {
+	// DatabaseURL is "" for the embedded SQLite file under data_dir, a path
+	// or sqlite:// URL for another SQLite file, or a postgres:// URL so that
+	// several replicas share the journal. IMGPURGE_DATABASE_URL overrides it.
+	DatabaseURL Secret `yaml:"database_url"`
+	// MaxAttempts is how many times a journaled purge is tried before it is
+	// kept as dead for an operator. Default 20.
+	MaxAttempts int `yaml:"max_attempts"`
+	// RetryBase is the first delay between attempts; each later one doubles
+	// up to RetryMax, with jitter. Defaults 5s and 10m.
+	RetryBase Duration `yaml:"retry_base"`
+	RetryMax  Duration `yaml:"retry_max"`
+	// JobTimeout bounds one attempt. Default 2m.
+	JobTimeout Duration `yaml:"job_timeout"`
+	// Workers is how many journaled purges one replica runs at once.
+	// Default 4.
+	Workers int `yaml:"workers"`
+	// PollInterval is how often a replica looks for due work. Default 1s.
+	PollInterval Duration `yaml:"poll_interval"`
+	// AuditFlushInterval is how long records of purges that succeeded within
+	// their request may wait before being written in one batch. Default 1s.
+	AuditFlushInterval Duration `yaml:"audit_flush_interval"`
+}
+
+// Journal defaults.
+const (
+	JournalMaxAttemptsDefault = 20
+	JournalRetryBaseDefault   = 5 * time.Second
+	JournalRetryMaxDefault    = 10 * time.Minute
+	JournalJobTimeoutDefault  = 2 * time.Minute
+	JournalWorkersDefault     = 4
+	JournalPollDefault        = time.Second
+	AuditFlushDefault         = time.Second
+)
+
+func (j *Journal) applyDefaults() {
+	setInt(&j.MaxAttempts, JournalMaxAttemptsDefault)
+	setDur(&j.RetryBase, JournalRetryBaseDefault)
+	setDur(&j.RetryMax, JournalRetryMaxDefault)
+	setDur(&j.JobTimeout, JournalJobTimeoutDefault)
+	setInt(&j.Workers, JournalWorkersDefault)
+	setDur(&j.PollInterval, JournalPollDefault)
+	setDur(&j.AuditFlushInterval, AuditFlushDefault)
+}
+
+func setInt(v *int, d int) {
+	if *v == 0 {
+		*v = d
+	}
+}
+
+func setDur(v *Duration, d time.Duration) {
+	if *v == 0 {
+		*v = Duration(d)
+	}
 }
 
 // Datastore is one named purge target.
@@ -127,6 +187,9 @@ func (c *Config) applyEnv() {
 	if v := os.Getenv("IMGPURGE_DATA_DIR"); v != "" {
 		c.DataDir = v
 	}
+	if v := os.Getenv("IMGPURGE_DATABASE_URL"); v != "" {
+		c.Journal.DatabaseURL = Secret{value: v, From: "IMGPURGE_DATABASE_URL"}
+	}
 }
 
 func (c *Config) applyDefaults() {
@@ -146,6 +209,7 @@ func (c *Config) applyDefaults() {
 		c.LogLevel = "info"
 	}
 	c.Auth.applyDefaults()
+	c.Journal.applyDefaults()
 	for i := range c.Datastores {
 		for j := range c.Datastores[i].Layers {
 			if c.Datastores[i].Layers[j].Timeout == 0 {
@@ -173,6 +237,9 @@ func (c *Config) Validate() error {
 		add("log_level", "must be debug, info, warn or error, not %q", c.LogLevel)
 	}
 	errs = append(errs, c.Auth.validate()...)
+	if c.Journal.MaxAttempts < 1 || c.Journal.Workers < 1 || c.Journal.RetryBase < 0 || c.Journal.JobTimeout < 0 {
+		add("journal", "max_attempts and workers must be at least 1, durations positive")
+	}
 	if len(c.Datastores) == 0 {
 		add("datastores", "at least one datastore is required")
 	}

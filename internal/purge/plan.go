@@ -38,13 +38,17 @@ type Matcher interface {
 // Plan is a purge with every layer's items fixed before anything is removed,
 // so a later retry still knows what to purge after the derivatives are gone.
 type Plan struct {
-	ID        string    `json:"id"`
-	Datastore string    `json:"datastore"`
-	ImageID   string    `json:"image_id"`
-	Selector  string    `json:"selector"`
-	Target    Target    `json:"target"`
-	Steps     []Step    `json:"steps"`
-	Created   time.Time `json:"created"`
+	ID        string `json:"id"`
+	Datastore string `json:"datastore"`
+	ImageID   string `json:"image_id"`
+	Selector  string `json:"selector"`
+	// Subject and TrackingID say who asked and tie the journal's work to the
+	// request's logs.
+	Subject    string    `json:"subject,omitempty"`
+	TrackingID string    `json:"tracking_id,omitempty"`
+	Target     Target    `json:"target"`
+	Steps      []Step    `json:"steps"`
+	Created    time.Time `json:"created"`
 }
 
 // Step is one layer's share of a plan.

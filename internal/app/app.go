@@ -1,0 +1,160 @@
+// Package app builds imgpurged from its configuration, so the command stays
+// thin and tests can boot the whole service in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/imgpurge/imgpurge/internal/api"
+	"github.com/imgpurge/imgpurge/internal/auth"
+	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/journal"
+	"github.com/imgpurge/imgpurge/internal/purge"
+	"github.com/imgpurge/imgpurge/internal/selector"
+)
+
+// App is a configured imgpurged.
+type App struct {
+	Config  *config.Config
+	Handler http.Handler
+	Logger  *slog.Logger
+	Journal *journal.Journal
+	closers []io.Closer
+}
+
+// New builds the service. Every configuration problem that can be found
+// before serving, including an unreachable or mismatched issuer and a
+// provider's own settings, is returned here.
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	a := &App{Config: cfg, Logger: logger}
+	verifier, err := auth.New(ctx, cfg.Auth, cfg.DataDir, logger)
+	if err != nil {
+		return nil, err
+	}
+	stores, err := a.buildDatastores(ctx)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	orch := &purge.Orchestrator{Logger: logger, Retry: purge.RetryPolicy{
+		Base: cfg.Retry.Base.D(), MaxDelay: cfg.Retry.MaxDelay.D(), MaxAttempts: cfg.Retry.MaxAttempts,
+	}}
+	byName := make(map[string]*purge.Datastore, len(stores))
+	for _, ds := range stores {
+		byName[ds.Name] = &ds.Datastore
+	}
+	a.Journal, err = journal.Open(ctx, cfg.Journal, cfg.DataDir,
+		func(name string) *purge.Datastore { return byName[name] }, orch, logger)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Handler = api.New(api.Options{
+		Auth: verifier, Datastores: stores, Orchestrator: orch, Journal: a.Journal,
+		RequestTimeout: cfg.RequestTimeout.D(), Logger: logger,
+	})
+	return a, nil
+}
+
+func (a *App) buildDatastores(ctx context.Context) ([]*api.Datastore, error) {
+	var out []*api.Datastore
+	var errs []error
+	for i, dc := range a.Config.Datastores {
+		rule, err := selector.NewIDRule(dc.IDPattern)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("datastores[%d].id_pattern: %w", i, err))
+			continue
+		}
+		ds := &api.Datastore{
+			Datastore: purge.Datastore{Name: dc.Name},
+			Default:   dc.Default, Tenants: dc.Tenants, IDRule: rule,
+		}
+		for j, lc := range dc.Layers {
+			field := fmt.Sprintf("datastores[%d].layers[%d]", i, j)
+			p, err := a.buildProvider(ctx, dc, lc)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.%w", field, err))
+				continue
+			}
+			ds.Layers = append(ds.Layers, purge.Layer{
+				Name: lc.Name, Kind: lc.Kind, Tier: lc.Tier, Timeout: lc.Timeout.D(), Provider: p,
+			})
+		}
+		out = append(out, ds)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (a *App) buildProvider(ctx context.Context, dc config.Datastore, lc config.Layer) (purge.Provider, error) {
+	factory, ok := providers[lc.Kind]
+	if !ok {
+		return nil, fmt.Errorf("kind: unknown provider %q (known: %s)", lc.Kind,
+			strings.Join(slices.Sorted(maps.Keys(providers)), ", "))
+	}
+	p, err := factory(ctx, purge.LayerSpec{
+		Datastore: dc.Name, Layer: lc.Name, Tier: lc.Tier, PublicHosts: dc.PublicHosts,
+		DataDir: a.Config.DataDir,
+		Decode:  func(v any) error { return config.DecodeStrict(&lc.Settings, v) },
+		Logger:  a.Logger.With(slog.String("layer", lc.Name)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("settings.%w", err)
+	}
+	if c, ok := p.(io.Closer); ok {
+		a.closers = append(a.closers, c)
+	}
+	return p, nil
+}
+
+// Close releases what the providers hold.
+func (a *App) Close() {
+	for _, c := range a.closers {
+		_ = c.Close()
+	}
+}
+
+// Serve answers on ln and works the journal until ctx is done. Then it stops
+// taking requests, lets in-flight purges finish (journaling what they leave)
+// within the configured shutdown timeout, writes buffered audit records and
+// stops the journal's workers.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if err := a.Journal.Start(ctx); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+	}
+	a.Logger.Info("shutting down", slog.Int64("bound_ms", a.Config.ShutdownTimeout.D().Milliseconds()))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.ShutdownTimeout.D())
+	defer cancel()
+	return errors.Join(serveErr, srv.Shutdown(sctx), a.Journal.Stop(sctx))
+}
+
+// NewLogger builds the JSON logger at the configured level.
+func NewLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(api.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})))
+}

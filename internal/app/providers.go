@@ -1,0 +1,12 @@
+package app
+
+import (
+	"github.com/imgpurge/imgpurge/internal/purge"
+	"github.com/imgpurge/imgpurge/providers/fs"
+)
+
+// providers lists every provider kind a layer may name. It is the one place
+// a new provider package is registered.
+var providers = map[string]purge.Factory{
+	"fs": fs.New,
+}
