@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgpurge/imgpurge/internal/account"
 	"github.com/imgpurge/imgpurge/internal/api"
 	"github.com/imgpurge/imgpurge/internal/auth"
 	"github.com/imgpurge/imgpurge/internal/config"
@@ -30,6 +31,8 @@ type App struct {
 	Logger  *slog.Logger
 	Journal *journal.Journal
 	closers []io.Closer
+	// accounts holds the shared coalescer of each provider account.
+	accounts map[string]purge.Provider
 }
 
 // New builds the service. Every configuration problem that can be found
@@ -116,7 +119,42 @@ func (a *App) buildProvider(ctx context.Context, dc config.Datastore, lc config.
 	if c, ok := p.(io.Closer); ok {
 		a.closers = append(a.closers, c)
 	}
-	return p, nil
+	return a.shareAccount(lc, p), nil
+}
+
+// shareAccount puts a provider that batches items per API call behind its
+// account's rate limit and coalescer. Layers naming the same account share
+// both, because the provider's limits are per account.
+func (a *App) shareAccount(lc config.Layer, p purge.Provider) purge.Provider {
+	b, ok := p.(account.Batched)
+	if !ok {
+		return p
+	}
+	key := lc.Kind + "/" + b.Account()
+	shared, ok := a.accounts[key]
+	if !ok {
+		shared = p
+		if lc.RateLimit.PerSecond > 0 {
+			shared = account.NewLimited(shared, lc.RateLimit.PerSecond, lc.RateLimit.Burst, b.MaxItemsPerCall())
+		}
+		shared = account.NewCoalescer(shared, lc.CoalesceWindow.D(), b.MaxItemsPerCall())
+		if a.accounts == nil {
+			a.accounts = map[string]purge.Provider{}
+		}
+		a.accounts[key] = shared
+	}
+	return accountLayer{Provider: p, shared: shared}
+}
+
+// accountLayer plans with its own layer's settings and purges through the
+// account's shared coalescer.
+type accountLayer struct {
+	purge.Provider
+	shared purge.Provider
+}
+
+func (l accountLayer) Purge(ctx context.Context, items []string) (purge.Result, error) {
+	return l.shared.Purge(ctx, items)
 }
 
 // Close releases what the providers hold.

@@ -144,8 +144,23 @@ type Layer struct {
 	Tier int `yaml:"tier"`
 	// Timeout bounds one provider call. Default 5s.
 	Timeout Duration `yaml:"timeout"`
+	// CoalesceWindow, for providers that take many items per call (CDNs),
+	// is how long a purge may wait for others to the same account so they
+	// share one API call. 0 (the default) sends each at once; identical
+	// purges in flight share a call either way.
+	CoalesceWindow Duration `yaml:"coalesce_window"`
+	// RateLimit is the account's API call budget, set from the plan's
+	// limits, so imgpurge does not cause the 429s it would then retry.
+	RateLimit RateLimit `yaml:"rate_limit"`
 	// Settings are the provider's own; each provider documents them.
 	Settings yaml.Node `yaml:"settings"`
+}
+
+// RateLimit is a token bucket: PerSecond calls a second, Burst at once.
+// PerSecond 0 (the default) means no limit.
+type RateLimit struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
 }
 
 // Load reads, decodes and validates the configuration file at path.
@@ -301,6 +316,12 @@ func validateLayers(f string, layers []Layer) []error {
 		}
 		if l.Timeout < 0 {
 			errs = append(errs, fmt.Errorf("%s.timeout: must be positive", lf))
+		}
+		if l.CoalesceWindow < 0 || l.CoalesceWindow.D() > 10*time.Second {
+			errs = append(errs, fmt.Errorf("%s.coalesce_window: must be between 0 and 10s", lf))
+		}
+		if l.RateLimit.PerSecond < 0 || l.RateLimit.Burst < 0 {
+			errs = append(errs, fmt.Errorf("%s.rate_limit: must not be negative", lf))
 		}
 	}
 	return errs
