@@ -15,6 +15,7 @@ import (
 	"github.com/imgpurge/imgpurge/internal/journal"
 	"github.com/imgpurge/imgpurge/internal/purge"
 	"github.com/imgpurge/imgpurge/internal/selector"
+	"github.com/imgpurge/imgpurge/internal/testenv"
 )
 
 // layer is a provider whose answers a test scripts; it records every call.
@@ -322,4 +323,29 @@ func retry(t *testing.T, j *journal.Journal, id string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("the purge's attempt never finished")
+}
+
+// TestOnPostgres runs the journal's main path on PostgreSQL, the store
+// several replicas share.
+func TestOnPostgres(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.cfg.DatabaseURL = config.NewSecret(testenv.Postgres(t))
+	b.edge.fail = failFirst(1, "Throttling")
+	j := b.open(t)
+	out := b.orch.Execute(context.Background(), b.ds, b.plan(t, "0193a0e0-0000-7000-8000-000000000020", "a.jpg"))
+	id, err := j.Record(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, j, id, journal.StateSucceeded)
+	j.Audit(b.orch.Execute(context.Background(), b.ds, b.plan(t, "0193a0e0-0000-7000-8000-000000000021", "b.jpg")))
+	if err := j.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	j2 := b.open(t)
+	got, err := j2.List(context.Background(), journal.Query{Datastores: []string{"media"}, Since: time.Now().Add(-time.Hour)})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("List = %d, %v", len(got), err)
+	}
 }
