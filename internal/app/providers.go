@@ -3,10 +3,12 @@ package app
 import (
 	"github.com/imgpurge/imgpurge/internal/purge"
 	"github.com/imgpurge/imgpurge/providers/fs"
+	"github.com/imgpurge/imgpurge/providers/httpcache"
 )
 
 // providers lists every provider kind a layer may name. It is the one place
 // a new provider package is registered.
 var providers = map[string]purge.Factory{
-	"fs": fs.New,
+	"fs":        fs.New,
+	"httpcache": httpcache.New,
 }

@@ -1,0 +1,18 @@
+package httpcache
+
+import (
+	"net"
+	"net/http"
+
+	"github.com/imgpurge/imgpurge/internal/purge"
+)
+
+// DialFrom makes p connect from the loopback address ip, so a test can be a
+// client that a cache's ACL does not list.
+func DialFrom(p purge.Provider, ip string) {
+	tr := p.(*Provider).client.Transport.(*http.Transport)
+	tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext
+}
+
+// MaxBanRegex is the longest regex one BAN item carries.
+const MaxBanRegex = maxBanRegex
