@@ -172,8 +172,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err := a.Journal.Start(ctx); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	// Requests still running when the shutdown bound passes are canceled
+	// through this context; they then journal what they leave undone.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
 	srv := &http.Server{
 		Handler:           a.Handler,
+		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
@@ -187,7 +192,16 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.Logger.Info("shutting down", slog.Int64("bound_ms", a.Config.ShutdownTimeout.D().Milliseconds()))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.ShutdownTimeout.D())
 	defer cancel()
-	return errors.Join(serveErr, srv.Shutdown(sctx), a.Journal.Stop(sctx))
+	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		cancelBase()
+		grace, cancelGrace := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancelGrace()
+		err = srv.Shutdown(grace)
+	}
+	jctx, cancelJ := context.WithTimeout(context.WithoutCancel(ctx), a.Config.ShutdownTimeout.D())
+	defer cancelJ()
+	return errors.Join(serveErr, err, a.Journal.Stop(jctx))
 }
 
 // NewLogger builds the JSON logger at the configured level.

@@ -72,6 +72,10 @@ type Journal struct {
 	RetryMax  Duration `yaml:"retry_max"`
 	// JobTimeout bounds one attempt. Default 2m.
 	JobTimeout Duration `yaml:"job_timeout"`
+	// RescueAfter is how long an attempt may appear to run before it is
+	// taken to have died with its replica and is run again elsewhere. It
+	// must exceed job_timeout. Default job_timeout + 30s.
+	RescueAfter Duration `yaml:"rescue_after"`
 	// Workers is how many journaled purges one replica runs at once.
 	// Default 4.
 	Workers int `yaml:"workers"`
@@ -98,6 +102,7 @@ func (j *Journal) applyDefaults() {
 	setDur(&j.RetryBase, JournalRetryBaseDefault)
 	setDur(&j.RetryMax, JournalRetryMaxDefault)
 	setDur(&j.JobTimeout, JournalJobTimeoutDefault)
+	setDur(&j.RescueAfter, j.JobTimeout.D()+30*time.Second)
 	setInt(&j.Workers, JournalWorkersDefault)
 	setDur(&j.PollInterval, JournalPollDefault)
 	setDur(&j.AuditFlushInterval, AuditFlushDefault)
@@ -254,6 +259,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Auth.validate()...)
 	if c.Journal.MaxAttempts < 1 || c.Journal.Workers < 1 || c.Journal.RetryBase < 0 || c.Journal.JobTimeout < 0 {
 		add("journal", "max_attempts and workers must be at least 1, durations positive")
+	}
+	if c.Journal.RescueAfter <= c.Journal.JobTimeout {
+		add("journal.rescue_after", "must be longer than journal.job_timeout")
 	}
 	if len(c.Datastores) == 0 {
 		add("datastores", "at least one datastore is required")

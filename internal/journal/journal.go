@@ -99,7 +99,7 @@ func (j *Journal) init(ctx context.Context) error {
 		JobTimeout:        j.cfg.JobTimeout.D(),
 		// A replica killed mid-attempt leaves its job running; another
 		// replica, or this one restarted, takes it over after this long.
-		RescueStuckJobsAfter: j.cfg.JobTimeout.D() + 30*time.Second,
+		RescueStuckJobsAfter: max(j.cfg.RescueAfter.D(), j.cfg.JobTimeout.D()+time.Second),
 		MaxAttempts:          j.cfg.MaxAttempts,
 		// Purge steps are idempotent; a crash may repeat the tier that was
 		// running, never skip one.
