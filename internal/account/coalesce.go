@@ -36,6 +36,8 @@ type Coalescer struct {
 	inFlight map[string]*batch
 	// Calls counts the calls made to the provider, for tests and metrics.
 	calls int
+	// OnBatch, when set, is told the size of each call made.
+	OnBatch func(items int)
 }
 
 // NewCoalescer wraps p. A window of zero turns merging off; identical
@@ -133,6 +135,9 @@ func (c *Coalescer) flushLocked() {
 		b.timer.Stop()
 	}
 	c.calls++
+	if c.OnBatch != nil {
+		c.OnBatch(len(b.items))
+	}
 	go c.send(b)
 }
 

@@ -17,6 +17,9 @@ type Limited struct {
 	inner   purge.Provider
 	limiter *rate.Limiter
 	perCall int
+	// OnWait, when set, is told of each call the bucket held, and whether
+	// it was refused because the wait would outlast the caller's deadline.
+	OnWait func(d time.Duration, refused bool)
 }
 
 // NewLimited wraps p with a bucket refilled at perSecond tokens a second,
@@ -43,10 +46,16 @@ func (l *Limited) Purge(ctx context.Context, items []string) (purge.Result, erro
 	delay := r.Delay()
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
 		r.Cancel()
+		if l.OnWait != nil {
+			l.OnWait(delay, true)
+		}
 		return purge.Result{Remaining: items}, &purge.Error{Code: "RateLimited", Retryable: true,
 			RetryAfter: delay, Message: fmt.Sprintf("account rate limit: next call in %s", delay.Round(time.Millisecond))}
 	}
 	if delay > 0 {
+		if l.OnWait != nil {
+			l.OnWait(delay, false)
+		}
 		t := time.NewTimer(delay)
 		defer t.Stop()
 		select {

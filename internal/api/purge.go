@@ -173,6 +173,9 @@ func (s *Server) purge(w http.ResponseWriter, r *http.Request, req *request) {
 	journalID := ""
 	if out.OK() {
 		s.journal.Audit(out)
+		if s.consistent != nil {
+			s.consistent(time.Since(start))
+		}
 	} else {
 		journalID = s.record(r.Context(), out)
 	}

@@ -53,6 +53,8 @@ type Server struct {
 	timeout    time.Duration
 	log        *slog.Logger
 	router     chi.Router
+	metrics    http.Handler
+	consistent func(time.Duration)
 }
 
 // Options configure a Server.
@@ -65,6 +67,11 @@ type Options struct {
 	// RequestTimeout bounds the synchronous part of a purge.
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
+	// Metrics, when set, is served unauthenticated at /metrics.
+	Metrics http.Handler
+	// Consistent, when set, is told how long each purge that completed
+	// within its request took.
+	Consistent func(time.Duration)
 }
 
 // New builds the API server.
@@ -76,6 +83,8 @@ func New(o Options) *Server {
 		journal:    o.Journal,
 		timeout:    o.RequestTimeout,
 		log:        o.Logger,
+		metrics:    o.Metrics,
+		consistent: o.Consistent,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -103,8 +112,13 @@ func (s *Server) routes() chi.Router {
 	})
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	if s.metrics != nil {
+		r.Method(http.MethodGet, "/metrics", s.metrics)
+	}
 	r.Delete("/image/{id}", s.deleteImage)
 	r.Delete("/image/{id}/*", s.deleteImage)
+	r.Get("/plan/image/{id}", s.planImage)
+	r.Get("/plan/image/{id}/*", s.planImage)
 	r.Get("/purges", s.listPurges)
 	r.Get("/purges/{id}", s.getPurge)
 	r.Post("/purges/{id}/retry", s.retryPurge)

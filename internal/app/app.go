@@ -22,6 +22,7 @@ import (
 	"github.com/imgpurge/imgpurge/internal/journal"
 	"github.com/imgpurge/imgpurge/internal/purge"
 	"github.com/imgpurge/imgpurge/internal/selector"
+	"github.com/imgpurge/imgpurge/internal/telemetry"
 )
 
 // App is a configured imgpurged.
@@ -30,6 +31,8 @@ type App struct {
 	Handler http.Handler
 	Logger  *slog.Logger
 	Journal *journal.Journal
+	Metrics *telemetry.Metrics
+	Tracing *telemetry.Tracing
 	closers []io.Closer
 	// accounts holds the shared coalescer of each provider account.
 	accounts map[string]purge.Provider
@@ -42,7 +45,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, er
 	if logger == nil {
 		logger = slog.Default()
 	}
-	a := &App{Config: cfg, Logger: logger}
+	a := &App{Config: cfg, Logger: logger, Metrics: telemetry.NewMetrics()}
+	var err error
+	a.Tracing, err = telemetry.NewTracing(ctx, cfg.Telemetry.OTLPEndpoint, cfg.Telemetry.ServiceName)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry.otlp_endpoint: %w", err)
+	}
 	verifier, err := auth.New(ctx, cfg.Auth, cfg.DataDir, logger)
 	if err != nil {
 		return nil, err
@@ -54,7 +62,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, er
 	}
 	orch := &purge.Orchestrator{Logger: logger, Retry: purge.RetryPolicy{
 		Base: cfg.Retry.Base.D(), MaxDelay: cfg.Retry.MaxDelay.D(), MaxAttempts: cfg.Retry.MaxAttempts,
-	}}
+	}, Observer: &telemetry.Observer{M: a.Metrics, Tracer: a.Tracing.Tracer}}
 	byName := make(map[string]*purge.Datastore, len(stores))
 	for _, ds := range stores {
 		byName[ds.Name] = &ds.Datastore
@@ -65,10 +73,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, er
 		a.Close()
 		return nil, err
 	}
-	a.Handler = api.New(api.Options{
+	a.Journal.Completed = a.Metrics.Consistent
+	a.Metrics.Registry.MustRegister(telemetry.NewJournalCollector(a.Journal))
+	a.Handler = a.Tracing.Handler(a.Metrics.Middleware(api.New(api.Options{
 		Auth: verifier, Datastores: stores, Orchestrator: orch, Journal: a.Journal,
 		RequestTimeout: cfg.RequestTimeout.D(), Logger: logger,
-	})
+		Metrics: a.Metrics.Handler(), Consistent: a.Metrics.Consistent,
+	})))
 	return a, nil
 }
 
@@ -135,9 +146,13 @@ func (a *App) shareAccount(lc config.Layer, p purge.Provider) purge.Provider {
 	if !ok {
 		shared = p
 		if lc.RateLimit.PerSecond > 0 {
-			shared = account.NewLimited(shared, lc.RateLimit.PerSecond, lc.RateLimit.Burst, b.MaxItemsPerCall())
+			l := account.NewLimited(shared, lc.RateLimit.PerSecond, lc.RateLimit.Burst, b.MaxItemsPerCall())
+			l.OnWait = func(d time.Duration, refused bool) { a.Metrics.LimiterWaited(key, d, refused) }
+			shared = l
 		}
-		shared = account.NewCoalescer(shared, lc.CoalesceWindow.D(), b.MaxItemsPerCall())
+		c := account.NewCoalescer(shared, lc.CoalesceWindow.D(), b.MaxItemsPerCall())
+		c.OnBatch = func(n int) { a.Metrics.BatchSent(key, n) }
+		shared = c
 		if a.accounts == nil {
 			a.accounts = map[string]purge.Provider{}
 		}
@@ -201,7 +216,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	jctx, cancelJ := context.WithTimeout(context.WithoutCancel(ctx), a.Config.ShutdownTimeout.D())
 	defer cancelJ()
-	return errors.Join(serveErr, err, a.Journal.Stop(jctx))
+	return errors.Join(serveErr, err, a.Journal.Stop(jctx), a.Tracing.Shutdown(jctx))
 }
 
 // NewLogger builds the JSON logger at the configured level.

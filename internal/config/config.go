@@ -43,6 +43,8 @@ type Config struct {
 	Retry Retry `yaml:"retry"`
 	// Journal keeps purges that did not complete and retries them.
 	Journal Journal `yaml:"journal"`
+	// Telemetry configures traces; metrics are always served at /metrics.
+	Telemetry Telemetry `yaml:"telemetry"`
 	// Datastores are the purge targets; exactly one may be the default.
 	Datastores []Datastore `yaml:"datastores"`
 }
@@ -55,6 +57,16 @@ type Retry struct {
 	MaxDelay Duration `yaml:"max_delay"`
 	// MaxAttempts bounds the calls per layer within a request. Default 3.
 	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// Telemetry configures OpenTelemetry tracing.
+type Telemetry struct {
+	// OTLPEndpoint is an OTLP/HTTP collector URL such as
+	// http://otel-collector:4318. Empty (the default) exports no spans; the
+	// trace context still reaches HTTP providers.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// ServiceName names the service in traces. Default imgpurged.
+	ServiceName string `yaml:"service_name"`
 }
 
 // Journal configures the durable queue of unfinished purges.
@@ -230,6 +242,9 @@ func (c *Config) applyDefaults() {
 	}
 	c.Auth.applyDefaults()
 	c.Journal.applyDefaults()
+	if c.Telemetry.ServiceName == "" {
+		c.Telemetry.ServiceName = "imgpurged"
+	}
 	for i := range c.Datastores {
 		for j := range c.Datastores[i].Layers {
 			if c.Datastores[i].Layers[j].Timeout == 0 {

@@ -70,6 +70,9 @@ func Write(w http.ResponseWriter, status int, env Envelope) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
+	if cw, ok := w.(interface{ SetEnvelopeCode(string) }); ok {
+		cw.SetEnvelopeCode(firstCode(env))
+	}
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -79,4 +82,13 @@ func Write(w http.ResponseWriter, status int, env Envelope) {
 // Fail writes a failure envelope with one error entry.
 func Fail(w http.ResponseWriter, status int, trackingID, code, description string) {
 	Write(w, status, Failure(trackingID, nil, Entry{Code: code, Description: description}))
+}
+
+// firstCode is the code metrics label a response with: "0" for success,
+// else the first error's code.
+func firstCode(env Envelope) string {
+	if len(env.Header.Errors) == 0 {
+		return "0"
+	}
+	return env.Header.Errors[0].Code
 }

@@ -47,7 +47,14 @@ type Journal struct {
 	started  bool
 	stopOnce sync.Once
 	stopErr  error
+
+	// Completed, when set, is told the time from a journaled purge's
+	// request to its last layer succeeding.
+	Completed func(time.Duration)
 }
+
+// Stats reports the journal's depth, for metrics.
+func (j *Journal) Stats(ctx context.Context) (Stats, error) { return j.st.stats(ctx) }
 
 // Open connects to the journal database, applies River's migrations and
 // imgpurge's own, and prepares the worker. Call Start to begin work.

@@ -308,3 +308,33 @@ func (s *store) lockMigrations(ctx context.Context) (func(), error) {
 		_ = conn.Close()
 	}, nil
 }
+
+// Stats is the journal's depth: unfinished purges by state, and when the
+// oldest of them was created.
+type Stats struct {
+	ByState      map[string]int
+	OldestOpenAt time.Time
+}
+
+func (s *store) stats(ctx context.Context) (Stats, error) {
+	st := Stats{ByState: map[string]int{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*), MIN(created_at) FROM imgpurge_purge
+		WHERE state IN ('pending', 'running', 'failed', 'dead') GROUP BY state`)
+	if err != nil {
+		return st, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state string
+		var n int
+		var oldest int64
+		if err := rows.Scan(&state, &n, &oldest); err != nil {
+			return st, err
+		}
+		st.ByState[state] = n
+		if at := time.UnixMilli(oldest); state != StateDead && (st.OldestOpenAt.IsZero() || at.Before(st.OldestOpenAt)) {
+			st.OldestOpenAt = at
+		}
+	}
+	return st, rows.Err()
+}

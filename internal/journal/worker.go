@@ -79,6 +79,9 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], p *Purge, fai
 	switch {
 	case failure == nil:
 		p.State = StateSucceeded
+		if w.j.Completed != nil {
+			w.j.Completed(now.Sub(p.CreatedAt))
+		}
 	case job.Attempt >= job.MaxAttempts:
 		p.State, level, msg = StateDead, slog.LevelError, "journaled purge is dead after its last attempt"
 		for i := range p.Layers {

@@ -81,6 +81,19 @@ func (o *Outcome) Leftover() []Step {
 type Orchestrator struct {
 	Retry  RetryPolicy
 	Logger *slog.Logger
+	// Observer, when set, is told of every provider call and layer outcome,
+	// for metrics and traces.
+	Observer Observer
+}
+
+// Observer watches provider calls. Metrics and tracing implement it.
+type Observer interface {
+	// CallStarted is called before each provider call; the returned context
+	// is passed to the provider (it may carry a trace span) and done is
+	// called with the call's error, nil on success.
+	CallStarted(ctx context.Context, plan *Plan, layer *Layer, attempt int) (context.Context, func(err *Error))
+	// LayerDone is called once per layer with its final outcome.
+	LayerDone(ctx context.Context, plan *Plan, lo LayerOutcome)
 }
 
 // Execute runs plan against ds: tiers innermost first, the layers of a tier
@@ -120,7 +133,10 @@ func (o *Orchestrator) runTier(ctx context.Context, ds *Datastore, plan *Plan, i
 			// errgroup does not recover panics; a provider's panic must not
 			// take the process, and the other layers' outcomes, with it.
 			defer o.recoverStep(ctx, &out.Layers[i])
-			out.Layers[i] = o.runStep(ctx, layer, plan.Steps[i], out.Layers[i])
+			out.Layers[i] = o.runStep(ctx, plan, layer, plan.Steps[i], out.Layers[i])
+			if o.Observer != nil {
+				o.Observer.LayerDone(ctx, plan, out.Layers[i])
+			}
 			return nil
 		})
 	}
@@ -136,7 +152,7 @@ func (o *Orchestrator) runTier(ctx context.Context, ds *Datastore, plan *Plan, i
 	return ""
 }
 
-func (o *Orchestrator) runStep(ctx context.Context, layer *Layer, step Step, lo LayerOutcome) LayerOutcome {
+func (o *Orchestrator) runStep(ctx context.Context, plan *Plan, layer *Layer, step Step, lo LayerOutcome) LayerOutcome {
 	start := time.Now()
 	defer func() { lo.Duration = time.Since(start) }()
 	if layer == nil {
@@ -153,7 +169,7 @@ func (o *Orchestrator) runStep(ctx context.Context, layer *Layer, step Step, lo 
 	items := step.Items
 	for {
 		lo.Attempts++
-		res, err := callOnce(ctx, layer, items)
+		res, err := o.call(ctx, plan, layer, items, lo.Attempts)
 		mergeDetail(&lo, res.Detail)
 		if err == nil {
 			lo.Status, lo.Remaining, lo.Err = StatusSucceeded, nil, nil
@@ -183,7 +199,8 @@ func (o *Orchestrator) runStep(ctx context.Context, layer *Layer, step Step, lo 
 			return lo
 		}
 		o.log().LogAttrs(ctx, slog.LevelInfo, "retrying layer",
-			slog.String("layer", layer.Name), slog.Int("attempt", lo.Attempts+1))
+			slog.String("tracking_id", plan.TrackingID), slog.String("layer", layer.Name),
+			slog.Int("attempt", lo.Attempts+1), slog.String("code", lo.Err.Code))
 	}
 }
 
@@ -192,10 +209,24 @@ func (o *Orchestrator) recoverStep(ctx context.Context, lo *LayerOutcome) {
 	if rec == nil {
 		return
 	}
-	o.log().LogAttrs(ctx, slog.LevelError, "provider panicked",
-		slog.String("layer", lo.Layer), slog.Any("panic", rec), slog.String("stack", string(debug.Stack())))
+	o.log().LogAttrs(ctx, slog.LevelError, "provider panicked", slog.String("layer", lo.Layer), slog.Any("panic", rec), slog.String("stack", string(debug.Stack())))
 	lo.Status, lo.Unexpected = StatusFailed, true
 	lo.Err = &Error{Code: "InternalError", Message: "the provider failed unexpectedly", Retryable: true}
+}
+
+// call makes one provider call, observed.
+func (o *Orchestrator) call(ctx context.Context, plan *Plan, layer *Layer, items []string, attempt int) (Result, error) {
+	if o.Observer == nil {
+		return callOnce(ctx, layer, items)
+	}
+	cctx, done := o.Observer.CallStarted(ctx, plan, layer, attempt)
+	res, err := callOnce(cctx, layer, items)
+	if err != nil {
+		done(classify(err))
+	} else {
+		done(nil)
+	}
+	return res, err
 }
 
 func callOnce(ctx context.Context, layer *Layer, items []string) (Result, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/imgpurge/imgpurge/internal/purge"
+	"github.com/imgpurge/imgpurge/internal/telemetry"
 )
 
 // Provider is an httpcache layer.
@@ -78,7 +79,8 @@ func newClient(concurrency int) *http.Client {
 		TLSHandshakeTimeout: 5 * time.Second,
 	}
 	return &http.Client{
-		Transport: tr,
+		// Purges carry the request's W3C trace context to the nodes.
+		Transport: telemetry.Transport(tr),
 		// A redirect would send the purge to a host nobody configured.
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
