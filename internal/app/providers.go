@@ -2,6 +2,7 @@ package app
 
 import (
 	"github.com/imgpurge/imgpurge/internal/purge"
+	"github.com/imgpurge/imgpurge/providers/cloudflare"
 	"github.com/imgpurge/imgpurge/providers/cloudfront"
 	"github.com/imgpurge/imgpurge/providers/fs"
 	"github.com/imgpurge/imgpurge/providers/httpcache"
@@ -10,6 +11,7 @@ import (
 // providers lists every provider kind a layer may name. It is the one place
 // a new provider package is registered.
 var providers = map[string]purge.Factory{
+	"cloudflare": cloudflare.New,
 	"cloudfront": cloudfront.New,
 	"fs":         fs.New,
 	"httpcache":  httpcache.New,
