@@ -220,7 +220,7 @@ func (c *Config) applyEnv() {
 		c.DataDir = v
 	}
 	if v := os.Getenv("IMGPURGE_DATABASE_URL"); v != "" {
-		c.Journal.DatabaseURL = Secret{value: v, From: "IMGPURGE_DATABASE_URL"}
+		c.Journal.DatabaseURL = Secret{value: &v, From: "IMGPURGE_DATABASE_URL"}
 	}
 }
 

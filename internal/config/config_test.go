@@ -75,10 +75,12 @@ func TestSecretFromEnvNeverPrints(t *testing.T) {
 	if s.Token.Reveal() != "s3cr3t-value" || s.Token.From != "IMGPURGE_TEST_TOKEN" {
 		t.Fatalf("secret = %q from %q", s.Token.Reveal(), s.Token.From)
 	}
+	type private struct{ token config.Secret }
+	hidden := private{token: s.Token}
 	var logged strings.Builder
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("x", "token", s.Token, "settings", s)
 	js, _ := json.Marshal(s)
-	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%+v %#v %v", s, s, s.Token), logged.String(), string(js)} {
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%+v %#v %v %+v %#v", s, s, s.Token, hidden, &hidden), logged.String(), string(js)} {
 		if strings.Contains(out, "s3cr3t") {
 			t.Errorf("secret leaked: %s", out)
 		}

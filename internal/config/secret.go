@@ -14,7 +14,11 @@ import (
 // as "${NAME}", which reads the environment variable NAME at start-up so the
 // file itself can be committed.
 type Secret struct {
-	value string
+	// value is behind a pointer because fmt prints a struct's unexported
+	// fields without calling their String methods, but prints a nested
+	// pointer only as an address: a Secret inside a provider's private
+	// settings still cannot print its value.
+	value *string
 	// From names the environment variable the value came from, if any.
 	From string
 }
@@ -30,21 +34,27 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 		if !ok {
 			return fmt.Errorf("line %d: environment variable %s is not set", n.Line, m[1])
 		}
-		*s = Secret{value: v, From: m[1]}
+		*s = Secret{value: &v, From: m[1]}
 		return nil
 	}
-	*s = Secret{value: n.Value}
+	v := n.Value
+	*s = Secret{value: &v}
 	return nil
 }
 
 // NewSecret wraps a value, for tests and for credentials built in code.
-func NewSecret(v string) Secret { return Secret{value: v} }
+func NewSecret(v string) Secret { return Secret{value: &v} }
 
 // Reveal returns the secret value, for the one call that needs it.
-func (s Secret) Reveal() string { return s.value }
+func (s Secret) Reveal() string {
+	if s.value == nil {
+		return ""
+	}
+	return *s.value
+}
 
 // Empty reports whether no value is set.
-func (s Secret) Empty() bool { return s.value == "" }
+func (s Secret) Empty() bool { return s.Reveal() == "" }
 
 func (s Secret) String() string { return redacted }
 

@@ -1,0 +1,159 @@
+package fastly
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/imgpurge/imgpurge/internal/config"
+)
+
+// Values of Settings.Mode.
+const (
+	ModeKeys = "keys"
+	ModeURLs = "urls"
+)
+
+// Defaults for Settings, applied when a field is left out.
+const (
+	BaseURLDefault              = "https://api.fastly.com"
+	ModeDefault                 = ModeKeys
+	KeyTemplateDefault          = "image-{id}"
+	RenditionKeyTemplateDefault = "image-{id}/{rendition}"
+	PathTemplateDefault         = "/image/{id}/{rendition}"
+	MaxKeysPerCallDefault       = 256
+	ConcurrencyDefault          = 4
+)
+
+// Fastly refuses a batch purge naming more than 256 keys, and a key longer
+// than 1,024 bytes.
+const (
+	maxKeysPerCallLimit = 256
+	maxKeyBytes         = 1024
+)
+
+// Purges are not rate limited by Fastly, but a few calls in flight already
+// saturate one purge; more only multiplies the 429s when something is wrong.
+const concurrencyLimit = 16
+
+// Settings are the fastly layer's settings.
+type Settings struct {
+	// ServiceID is the Fastly service whose cache is purged. Required.
+	ServiceID string `yaml:"service_id"`
+
+	// APIToken is a Fastly API token with the purge_select scope, sent as
+	// Fastly-Key; literal or "${ENV_NAME}". Required.
+	APIToken config.Secret `yaml:"api_token"`
+
+	// BaseURL is the API's address. Default "https://api.fastly.com"; tests
+	// and demos point it at the local emulator.
+	BaseURL string `yaml:"base_url"`
+
+	// Mode is "keys" (purge by surrogate key) or "urls" (purge each URL on
+	// each public host). Default "keys".
+	Mode string `yaml:"mode"`
+
+	// KeyTemplate is the surrogate key the origin sends on every rendition of
+	// an image; {id} is replaced by the escaped image id. Mode keys only.
+	// Default "image-{id}".
+	KeyTemplate string `yaml:"key_template"`
+
+	// RenditionKeyTemplate is the surrogate key of one rendition; {id} and
+	// {rendition} are replaced by their escaped values. Mode keys only.
+	// Default "image-{id}/{rendition}".
+	RenditionKeyTemplate string `yaml:"rendition_key_template"`
+
+	// PathTemplate is a rendition's public path; it starts with "/" and holds
+	// {id} and {rendition} once each. Mode urls only. Default
+	// "/image/{id}/{rendition}".
+	PathTemplate string `yaml:"path_template"`
+
+	// Soft sends Fastly-Soft-Purge: 1, which marks objects stale instead of
+	// evicting them, so stale-while-revalidate and stale-if-error can still
+	// serve them. Default false.
+	Soft bool `yaml:"soft"`
+
+	// MaxKeysPerCall is the number of surrogate keys per batch purge, 1 to
+	// 256. Default 256.
+	MaxKeysPerCall int `yaml:"max_keys_per_call"`
+
+	// Concurrency is how many purge calls run at once, 1 to 16. Default 4.
+	Concurrency int `yaml:"concurrency"`
+}
+
+func (s *Settings) applyDefaults() {
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&s.BaseURL, BaseURLDefault)
+	def(&s.Mode, ModeDefault)
+	def(&s.KeyTemplate, KeyTemplateDefault)
+	def(&s.RenditionKeyTemplate, RenditionKeyTemplateDefault)
+	def(&s.PathTemplate, PathTemplateDefault)
+	if s.MaxKeysPerCall == 0 {
+		s.MaxKeysPerCall = MaxKeysPerCallDefault
+	}
+	if s.Concurrency == 0 {
+		s.Concurrency = ConcurrencyDefault
+	}
+	s.BaseURL = strings.TrimRight(s.BaseURL, "/")
+}
+
+// validate returns every problem at once, each naming its field.
+func (s *Settings) validate(publicHosts []string) error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
+	}
+	if s.ServiceID == "" {
+		add("service_id", "required")
+	} else if strings.ContainsAny(s.ServiceID, "/?#% ") {
+		add("service_id", "%q is not a Fastly service id", s.ServiceID)
+	}
+	if s.APIToken.Empty() {
+		add("api_token", "required")
+	}
+	if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		add("base_url", "%q is not an http(s) URL", s.BaseURL)
+	}
+	switch s.Mode {
+	case ModeKeys:
+		if err := checkKeyTemplate(s.KeyTemplate, false); err != nil {
+			add("key_template", "%v", err)
+		}
+		if err := checkKeyTemplate(s.RenditionKeyTemplate, true); err != nil {
+			add("rendition_key_template", "%v", err)
+		}
+	case ModeURLs:
+		if err := checkPathTemplate(s.PathTemplate); err != nil {
+			add("path_template", "%v", err)
+		}
+		if len(publicHosts) == 0 {
+			add("public_hosts", "mode urls needs the datastore's public hosts")
+		}
+		for _, h := range publicHosts {
+			if err := checkHost(h); err != nil {
+				add("public_hosts", "%v", err)
+			}
+		}
+	default:
+		add("mode", "%q is not %q or %q", s.Mode, ModeKeys, ModeURLs)
+	}
+	if s.MaxKeysPerCall < 1 || s.MaxKeysPerCall > maxKeysPerCallLimit {
+		add("max_keys_per_call", "%d is outside 1..%d (Fastly's cap)", s.MaxKeysPerCall, maxKeysPerCallLimit)
+	}
+	if s.Concurrency < 1 || s.Concurrency > concurrencyLimit {
+		add("concurrency", "%d is outside 1..%d", s.Concurrency, concurrencyLimit)
+	}
+	return errors.Join(errs...)
+}
+
+func checkHost(h string) error {
+	if h == "" || strings.ContainsAny(h, "/?#@ \t") || strings.Contains(h, "://") {
+		return fmt.Errorf("%q is not a bare host name", h)
+	}
+	return nil
+}
