@@ -10,6 +10,7 @@ CONFIG ?= deploy/local/imgpurge.yaml
 build:
 	$(GO) build -o $(BIN)/imgpurged ./cmd/imgpurged
 	$(GO) build -o $(BIN)/imgpurge ./cmd/imgpurge
+	$(GO) build -o $(BIN)/cdnemu ./cmd/cdnemu
 
 run: build
 	$(BIN)/imgpurged -config $(CONFIG)
