@@ -8,6 +8,7 @@ import (
 	"github.com/imgpurge/imgpurge/providers/fastly"
 	"github.com/imgpurge/imgpurge/providers/fs"
 	"github.com/imgpurge/imgpurge/providers/httpcache"
+	"github.com/imgpurge/imgpurge/providers/s3"
 )
 
 // providers lists every provider kind a layer may name. It is the one place
@@ -19,4 +20,5 @@ var providers = map[string]purge.Factory{
 	"fastly":     fastly.New,
 	"fs":         fs.New,
 	"httpcache":  httpcache.New,
+	"s3":         s3.New,
 }
