@@ -60,18 +60,18 @@ func StartNginx(t testing.TB, confPath string, backendPort int) *Nginx {
 			t.Fatalf("starting nginx: %v", err)
 		}
 		n := &Nginx{URL: "http://" + addr, Addr: addr, proc: p}
-		if last = waitHTTP(p, n.URL+"/testenv-ready", 30*time.Second); last == nil {
-			t.Cleanup(func() { p.stop(t) })
+		if last = p.WaitHTTP(n.URL+"/testenv-ready", 30*time.Second); last == nil {
+			t.Cleanup(func() { stopDaemon(t, p) })
 			return n
 		}
-		p.stop(t)
+		stopDaemon(t, p)
 	}
 	t.Fatalf("nginx did not start: %v", last)
 	return nil
 }
 
 // Processes returns the PIDs of the master and its workers.
-func (n *Nginx) Processes() []int { return n.proc.tree() }
+func (n *Nginx) Processes() []int { return n.proc.Tree() }
 
 // nginxMain is the test's main configuration: everything nginx writes
 // stays in dir.
