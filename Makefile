@@ -5,7 +5,7 @@ GO ?= go
 BIN := ./bin
 CONFIG ?= deploy/local/imgpurge.yaml
 
-.PHONY: build run test deps test-go vet fmt clean
+.PHONY: build run test deps test-go vet fmt clean demo
 
 build:
 	$(GO) build -o $(BIN)/imgpurged ./cmd/imgpurged
@@ -28,6 +28,13 @@ test-go:
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+# demo runs the whole system on 127.0.0.1 (S3 server, origin, Varnish, CDN
+# emulators, imgpurged), purges one size through the command line, shows
+# what each layer received and stops everything it started.
+demo: deps build
+	$(GO) build -o $(BIN)/imgpurge-demo ./cmd/imgpurge-demo
+	$(BIN)/imgpurge-demo -bin $(BIN) -repo .
 
 clean:
 	rm -rf $(BIN)

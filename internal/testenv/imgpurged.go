@@ -21,7 +21,7 @@ var (
 	buildErr  error
 )
 
-// Binaries builds imgpurged and imgpurge once per test binary and returns
+// Binaries builds imgpurged, imgpurge and cdnemu once per test binary and returns
 // the directory holding them.
 func Binaries(t testing.TB) string {
 	t.Helper()
@@ -32,7 +32,7 @@ func Binaries(t testing.TB) string {
 		}
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		for _, cmd := range []string{"imgpurged", "imgpurge"} {
+		for _, cmd := range []string{"imgpurged", "imgpurge", "cdnemu"} {
 			build := exec.Command("go", "build", "-o", filepath.Join(buildDir, cmd), "./cmd/"+cmd)
 			build.Dir = root
 			if out, err := build.CombinedOutput(); err != nil {
