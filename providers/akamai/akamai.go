@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 	"github.com/imgpurge/imgpurge/internal/purge"
 )
 
@@ -33,13 +33,9 @@ func New(_ context.Context, spec purge.LayerSpec) (purge.Provider, error) {
 	if err := s.validate(spec.PublicHosts); err != nil {
 		return nil, err
 	}
-	hosts := make([]string, len(spec.PublicHosts))
-	for i, h := range spec.PublicHosts {
-		hosts[i] = strings.ToLower(h)
-	}
 	return &Provider{
 		set:      s,
-		hosts:    hosts,
+		hosts:    providerkit.LowerHosts(spec.PublicHosts),
 		endpoint: s.Scheme + "://" + s.Host + "/ccu/v3/" + s.Action + "/" + s.Type + "/" + s.Network,
 		signer:   newSigner(&s),
 		http:     newHTTPClient(),
@@ -70,39 +66,21 @@ func (p *Provider) MaxItemsPerCall() int { return p.set.MaxObjectsPerCall }
 // body and object limits; Remaining holds exactly the items of the requests
 // that failed or were not made.
 func (p *Provider) Purge(ctx context.Context, items []string) (purge.Result, error) {
-	res := runCalls(ctx, p.pack(items), p.set.Concurrency, p.post)
+	res := providerkit.Run(ctx, p.pack(items), p.set.Concurrency, p.post)
+	sum := providerkit.Sum(ctx, "akamai", len(items), res)
 
 	purgeIDs, supportIDs := []string{}, []string{}
-	var left []string
-	made, failedCalls, estimated := 0, 0, 0
+	estimated := 0
 	for _, r := range res {
-		left = append(left, r.left...)
-		if r.made {
-			made++
-		}
-		if r.err != nil {
-			failedCalls++
-		}
-		if r.purgeID != "" {
-			purgeIDs = append(purgeIDs, r.purgeID)
-			supportIDs = append(supportIDs, r.supportID)
-			estimated = max(estimated, r.estimatedSeconds)
+		if r.Info.PurgeID != "" {
+			purgeIDs = append(purgeIDs, r.Info.PurgeID)
+			supportIDs = append(supportIDs, r.Info.SupportID)
+			estimated = max(estimated, r.Info.EstimatedSeconds)
 		}
 	}
-	out := purge.Result{Remaining: left, Detail: map[string]any{
+	return purge.Result{Remaining: sum.Left, Detail: map[string]any{
 		"action": p.set.Action, "type": p.set.Type, "network": p.set.Network,
-		"calls": made, "failed_calls": failedCalls, "purged": len(items) - len(left),
+		"calls": sum.Calls, "failed_calls": sum.Failed, "purged": len(items) - len(sum.Left),
 		"purge_ids": purgeIDs, "support_ids": supportIDs, "estimated_seconds": estimated,
-	}}
-	if len(left) == 0 {
-		return out, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return out, fmt.Errorf("akamai: %d of %d items not purged: %w", len(left), len(items), err)
-	}
-	if e := pickError(res); e != nil {
-		return out, e
-	}
-	return out, &purge.Error{Code: "Incomplete", Retryable: true,
-		Message: fmt.Sprintf("%d of %d items not purged", len(left), len(items))}
+	}}, sum.Err
 }

@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
-	"github.com/imgpurge/imgpurge/internal/config"
 	akamaiemu "github.com/imgpurge/imgpurge/internal/emulator/akamai"
 	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
@@ -58,13 +55,12 @@ func setup(t *testing.T, opts akamaiemu.Options, extra string, hosts ...string) 
 }
 
 func newProvider(doc string, hosts []string) (purge.Provider, error) {
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
+	decode, err := providertest.Decoder(doc)
+	if err != nil {
 		return nil, err
 	}
 	return akamai.New(context.Background(), purge.LayerSpec{
-		Datastore: "media", Layer: "akamai", Tier: 2, PublicHosts: hosts,
-		Decode: func(v any) error { return config.DecodeStrict(n.Content[0], v) },
+		Datastore: "media", Layer: "akamai", Tier: 2, PublicHosts: hosts, Decode: decode,
 	})
 }
 
@@ -75,15 +71,6 @@ func (b *bundle) plan(t *testing.T, tg purge.Target) []string {
 		t.Fatalf("Plan: %v", err)
 	}
 	return items
-}
-
-func asPurgeError(t *testing.T, err error) *purge.Error {
-	t.Helper()
-	var pe *purge.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("error = %v (%T), want *purge.Error", err, err)
-	}
-	return pe
 }
 
 func renditions(n int, suffix string) []string {
@@ -227,7 +214,7 @@ func TestWrongCredentialsFailTheSignature(t *testing.T) {
 			}
 			items, _ := p.Plan(purge.Target{ImageID: imageID, Renditions: renditions(3, "")})
 			res, err := p.Purge(context.Background(), items)
-			pe := asPurgeError(t, err)
+			pe := providertest.AsError(t, err)
 			if pe.Code != "HTTP401 Not authorized" || pe.Retryable || !strings.Contains(pe.Message, tt.detail) {
 				t.Errorf("error = %+v, want non-retryable HTTP401 Not authorized saying %q", pe, tt.detail)
 			}
@@ -287,7 +274,7 @@ func TestRateLimitFromBuckets(t *testing.T) {
 				t.Fatalf("first Purge: %v", err)
 			}
 			res, err := b.p.Purge(context.Background(), second)
-			pe := asPurgeError(t, err)
+			pe := providertest.AsError(t, err)
 			if pe.Code != tt.code || !pe.Retryable || pe.RetryAfter != tt.wait {
 				t.Errorf("error = %+v, want retryable %q after %v", pe, tt.code, tt.wait)
 			}
@@ -307,7 +294,7 @@ func TestRetryAfterHeaderWins(t *testing.T) {
 	b := setup(t, akamaiemu.Options{}, "", "img.example.test")
 	b.emu.FailNext(akamaiemu.Fault{Status: 429, RetryAfter: 7 * time.Second})
 	_, err := b.p.Purge(context.Background(), b.plan(t, purge.Target{ImageID: imageID, Renditions: []string{"a.jpg"}}))
-	if pe := asPurgeError(t, err); pe.Code != "HTTP429 Rate Limit exceeded" || pe.RetryAfter != 7*time.Second {
+	if pe := providertest.AsError(t, err); pe.Code != "HTTP429 Rate Limit exceeded" || pe.RetryAfter != 7*time.Second {
 		t.Errorf("error = %+v, want HTTP429 Rate Limit exceeded after 7s", pe)
 	}
 }
@@ -318,7 +305,7 @@ func TestPartialFailureLeavesTheFailedCallsItems(t *testing.T) {
 	items := b.plan(t, purge.Target{ImageID: imageID, Renditions: renditions(6, "")})
 	b.emu.FailNext(akamaiemu.Fault{}, akamaiemu.Fault{Status: 503}, akamaiemu.Fault{})
 	res, err := b.p.Purge(context.Background(), items)
-	if pe := asPurgeError(t, err); pe.Code != "HTTP503 Service Unavailable" || !pe.Retryable {
+	if pe := providertest.AsError(t, err); pe.Code != "HTTP503 Service Unavailable" || !pe.Retryable {
 		t.Errorf("error = %+v, want retryable HTTP503 Service Unavailable", pe)
 	}
 	if !slices.Equal(res.Remaining, items[2:4]) {
@@ -335,7 +322,7 @@ func TestForbiddenObjectDoesNotStopOtherCalls(t *testing.T) {
 	items := b.plan(t, purge.Target{ImageID: imageID, Renditions: renditions(3, "")})
 	b.emu.FailNext(akamaiemu.Fault{Status: 403})
 	res, err := b.p.Purge(context.Background(), items)
-	if pe := asPurgeError(t, err); pe.Code != "HTTP403 Forbidden" || pe.Retryable {
+	if pe := providertest.AsError(t, err); pe.Code != "HTTP403 Forbidden" || pe.Retryable {
 		t.Errorf("error = %+v, want non-retryable HTTP403 Forbidden", pe)
 	}
 	if !slices.Equal(res.Remaining, items[:1]) || len(b.emu.Calls()) != 3 {
@@ -362,7 +349,7 @@ func TestTransportFaults(t *testing.T) {
 			b.emu.FailNext(tt.fault)
 			items := b.plan(t, purge.Target{ImageID: imageID, Renditions: []string{"a.jpg"}})
 			res, err := b.p.Purge(context.Background(), items)
-			pe := asPurgeError(t, err)
+			pe := providertest.AsError(t, err)
 			if pe.Code != tt.code || !pe.Retryable {
 				t.Errorf("error = %+v, want retryable %s", pe, tt.code)
 			}
@@ -431,7 +418,7 @@ func TestInvalidItemsAreNotSent(t *testing.T) {
 	good := "https://img.example.test/image/" + imageID + "/a.jpg"
 	bad := []string{"/image/relative.jpg", "https://img.example.test/image/*", "image-" + imageID}
 	res, err := b.p.Purge(context.Background(), append([]string{good}, bad...))
-	if pe := asPurgeError(t, err); pe.Code != "InvalidItem" || pe.Retryable {
+	if pe := providertest.AsError(t, err); pe.Code != "InvalidItem" || pe.Retryable {
 		t.Errorf("error = %+v, want non-retryable InvalidItem", pe)
 	}
 	if !slices.Equal(res.Remaining, bad) {

@@ -2,50 +2,39 @@ package akamai
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 	"github.com/imgpurge/imgpurge/internal/purge"
 )
-
-// batch is one request: its items and the exact body that carries them.
-type batch struct {
-	items []string
-	body  []byte
-	// err is set when the items cannot be sent at all.
-	err *purge.Error
-}
 
 // wrapperBytes is the size of {"objects":[ and ]}.
 const wrapperBytes = len(`{"objects":[`) + len(`]}`)
 
-// pack splits items into bodies of at most MaxRequestBytes and
+// pack splits items into request bodies of at most MaxRequestBytes and
 // MaxObjectsPerCall objects, measuring the JSON exactly as it is sent.
-// Items that cannot be sent go alone into a batch with err set.
-func (p *Provider) pack(items []string) []batch {
-	var out []batch
+// Items that cannot be sent go alone into a batch with Err set.
+func (p *Provider) pack(items []string) []providerkit.Batch {
+	var out []providerkit.Batch
 	var cur []string
 	var enc [][]byte
 	size := wrapperBytes
 	flush := func() {
 		if len(cur) > 0 {
-			out = append(out, batch{items: cur, body: joinBody(enc, size)})
+			out = append(out, providerkit.Batch{Items: cur, Body: joinBody(enc, size)})
 		}
 		cur, enc, size = nil, nil, wrapperBytes
 	}
 	for _, it := range items {
 		if err := p.checkItem(it); err != nil {
-			out = append(out, batch{items: []string{it}, err: err})
+			out = append(out, providerkit.Batch{Items: []string{it}, Err: err})
 			continue
 		}
 		e := encodeString(it)
 		if wrapperBytes+len(e) > p.set.MaxRequestBytes {
-			out = append(out, batch{items: []string{it}, err: &purge.Error{Code: "ItemTooLarge",
+			out = append(out, providerkit.Batch{Items: []string{it}, Err: &purge.Error{Code: "ItemTooLarge",
 				Message: fmt.Sprintf("a %d-byte object cannot fit a %d-byte request", len(e), p.set.MaxRequestBytes)}})
 			continue
 		}
@@ -109,89 +98,4 @@ func (p *Provider) checkItem(it string) *purge.Error {
 		}
 	}
 	return nil
-}
-
-// callResult is what one request achieved.
-type callResult struct {
-	purgeID, supportID string
-	estimatedSeconds   int
-	left               []string
-	err                *purge.Error
-	// halt asks that requests not yet started are not made: the answer
-	// (401, 429) would be the same for them.
-	halt bool
-	// made is false for a request never sent.
-	made bool
-}
-
-func failed(items []string, e *purge.Error) callResult {
-	return callResult{left: items, err: e, made: true}
-}
-
-// runCalls makes one request per batch, at most limit at a time. A failing
-// request never stops those already running.
-func runCalls(ctx context.Context, batches []batch, limit int,
-	call func(context.Context, batch) callResult) []callResult {
-	res := make([]callResult, len(batches))
-	sem := make(chan struct{}, limit)
-	var halted atomic.Bool
-	var wg sync.WaitGroup
-	for i, b := range batches {
-		if b.err != nil {
-			res[i] = callResult{left: b.items, err: b.err}
-			continue
-		}
-		acquired := false
-		select {
-		case sem <- struct{}{}:
-			acquired = true
-		case <-ctx.Done():
-		}
-		if !acquired || ctx.Err() != nil || halted.Load() {
-			if acquired {
-				<-sem
-			}
-			res[i] = callResult{left: b.items}
-			continue
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			r := call(ctx, b)
-			if r.halt {
-				halted.Store(true)
-			}
-			res[i] = r
-		})
-	}
-	wg.Wait()
-	return res
-}
-
-// pickError chooses the one error a layer reports for several failed
-// requests: the first that is not worth retrying, otherwise the first,
-// asking for the longest wait any request was told to observe.
-func pickError(res []callResult) *purge.Error {
-	var first, fatal *purge.Error
-	var wait time.Duration
-	for _, r := range res {
-		if r.err == nil {
-			continue
-		}
-		if first == nil {
-			first = r.err
-		}
-		if !r.err.Retryable && fatal == nil {
-			fatal = r.err
-		}
-		wait = max(wait, r.err.RetryAfter)
-	}
-	if fatal != nil {
-		return fatal
-	}
-	if first == nil {
-		return nil
-	}
-	e := *first
-	e.RetryAfter = wait
-	return &e
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 	"github.com/imgpurge/imgpurge/internal/purge"
 )
 
@@ -22,17 +23,10 @@ const maxReplyBytes = 1 << 20
 // guidanceWait is Akamai's advice after a 429 that says nothing more.
 const guidanceWait = 5 * time.Second
 
-// A wait longer than this comes from a header misread, not from a bucket
-// that refills in seconds or minutes.
-const maxRetryAfter = time.Hour
-
+// newHTTPClient follows no redirect: one would need a new signature and
+// resend the credentials elsewhere, and Fast Purge never sends one.
 func newHTTPClient() *http.Client {
-	return &http.Client{
-		Transport: http.DefaultTransport.(*http.Transport).Clone(),
-		// A redirect would need a new signature and resend the credentials
-		// elsewhere; Fast Purge never sends one.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return providerkit.NoRedirects(http.DefaultTransport.(*http.Transport).Clone())
 }
 
 // accepted is Fast Purge's 201 body.
@@ -52,39 +46,45 @@ type problem struct {
 	SupportID  string `json:"supportId"`
 }
 
+// callResult is what one request achieved; its Info is the reply to a
+// purge Fast Purge accepted.
+type callResult = providerkit.Call[accepted]
+
+var failed = providerkit.Failed[accepted]
+
 // post sends one signed request.
-func (p *Provider) post(ctx context.Context, b batch) callResult {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(b.body))
+func (p *Provider) post(ctx context.Context, b providerkit.Batch) callResult {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(b.Body))
 	if err != nil {
-		return failed(b.items, &purge.Error{Code: "InvalidRequest", Message: err.Error(), Err: err})
+		return failed(b.Items, &purge.Error{Code: "InvalidRequest", Message: err.Error(), Err: err})
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "imgpurge")
-	p.signer.sign(req, b.body)
+	p.signer.sign(req, b.Body)
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return failed(b.items, transportError(err))
+		return failed(b.Items, transportError(err))
 	}
 	defer resp.Body.Close()
 	reply, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
 	if err != nil {
-		return failed(b.items, transportError(err))
+		return failed(b.Items, transportError(err))
 	}
 	if resp.StatusCode/100 != 2 {
-		r := failed(b.items, statusError(resp, reply, len(b.items)))
+		r := failed(b.Items, statusError(resp, reply, len(b.Items)))
 		// A 403 may concern one object only (a URL outside the client's CP
 		// codes), so the other requests still go.
-		r.halt = resp.StatusCode == 401 || resp.StatusCode == 429
+		r.Halt = resp.StatusCode == 401 || resp.StatusCode == 429
 		return r
 	}
 	var a accepted
 	if err := json.Unmarshal(reply, &a); err != nil {
 		// The purge was probably queued; queuing it again is harmless.
-		return failed(b.items, &purge.Error{Code: "MalformedResponse", Retryable: true,
+		return failed(b.Items, &purge.Error{Code: "MalformedResponse", Retryable: true,
 			Message: "HTTP " + strconv.Itoa(resp.StatusCode) + " with an unreadable body: " + err.Error(), Err: err})
 	}
-	return callResult{purgeID: a.PurgeID, supportID: a.SupportID, estimatedSeconds: a.EstimatedSeconds, made: true}
+	return callResult{Info: a, Made: true}
 }
 
 // transportError reports a failed exchange without the request URL.
@@ -112,35 +112,26 @@ func statusError(resp *http.Response, body []byte, objects int) *purge.Error {
 	if pb.SupportID != "" {
 		msg += " (supportId " + pb.SupportID + ")"
 	}
-	e := &purge.Error{Code: code, Message: msg}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		e.Retryable = true
+	e := &purge.Error{Code: code, Message: msg, Retryable: purge.RetryableStatus(resp.StatusCode)}
+	if resp.StatusCode == http.StatusTooManyRequests {
 		e.RetryAfter = retryAfter(resp.Header, objects, time.Now())
-	case resp.StatusCode >= 500, resp.StatusCode == http.StatusRequestTimeout:
-		e.Retryable = true
 	}
 	return e
 }
 
-// retryAfter reads Retry-After if sent; otherwise it computes how long the
+// retryAfter reads Retry-After if readable; otherwise it computes how long the
 // X-Ratelimit-* buckets need to hold one request and this request's
 // objects; with neither, it is Akamai's guidance of 5 s.
 func retryAfter(h http.Header, objects int, now time.Time) time.Duration {
-	if v := h.Get("Retry-After"); v != "" {
-		if s, err := strconv.Atoi(v); err == nil {
-			return min(max(time.Duration(s)*time.Second, 0), maxRetryAfter)
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return min(max(t.Sub(now), 0), maxRetryAfter)
-		}
+	if d, ok := purge.RetryAfter(h, now, purge.RetryAfterMax); ok {
+		return d
 	}
 	need := max(refill(h, "X-Ratelimit-Remaining", "X-Ratelimit-Limit-Per-Second", 1),
 		refill(h, "X-Ratelimit-Remaining-Objects", "X-Ratelimit-Limit-Per-Second-Objects", objects))
 	if need <= 0 {
 		return guidanceWait
 	}
-	return min(time.Duration(math.Ceil(need))*time.Second, maxRetryAfter)
+	return time.Duration(math.Ceil(min(need, purge.RetryAfterMax.Seconds()))) * time.Second
 }
 
 // refill returns the seconds a bucket needs to hold want tokens, or 0 when

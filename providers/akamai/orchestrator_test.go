@@ -7,23 +7,16 @@ import (
 	"time"
 
 	akamaiemu "github.com/imgpurge/imgpurge/internal/emulator/akamai"
+	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
 )
-
-// execute runs items through the service's orchestrator as one CDN layer.
-func execute(ctx context.Context, p purge.Provider, items []string) purge.LayerOutcome {
-	ds := &purge.Datastore{Name: "media", Layers: []purge.Layer{{Name: "edge", Kind: "akamai", Tier: 2, Provider: p}}}
-	plan := &purge.Plan{Datastore: "media", Steps: []purge.Step{{Layer: "edge", Kind: "akamai", Tier: 2, Items: items}}}
-	o := &purge.Orchestrator{Retry: purge.RetryPolicy{Base: time.Millisecond, MaxDelay: 5 * time.Millisecond}}
-	return o.Execute(ctx, ds, plan).Layers[0]
-}
 
 func TestOrchestratorRetriesOnlyTheFailedCall(t *testing.T) {
 	t.Parallel()
 	b := setup(t, emptyOpts, "max_objects_per_call: 2\nconcurrency: 1\n", "img.example.test")
 	items := b.plan(t, purge.Target{ImageID: imageID, Renditions: renditions(6, "")})
 	b.emu.FailNext(akamaiemu.Fault{}, akamaiemu.Fault{Status: 503})
-	lo := execute(context.Background(), b.p, items)
+	lo := providertest.Execute(context.Background(), b.p, "akamai", items)
 	if lo.Status != purge.StatusSucceeded || lo.Attempts != 2 {
 		t.Fatalf("outcome %s after %d attempts (%v), want succeeded after 2", lo.Status, lo.Attempts, lo.Err)
 	}
@@ -40,7 +33,7 @@ func TestOrchestratorDoesNotWaitPastTheDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	lo := execute(ctx, b.p, b.plan(t, purge.Target{ImageID: imageID, Renditions: []string{"a.jpg"}}))
+	lo := providertest.Execute(ctx, b.p, "akamai", b.plan(t, purge.Target{ImageID: imageID, Renditions: []string{"a.jpg"}}))
 	if lo.Status != purge.StatusFailed || lo.Err == nil || lo.Err.Code != "HTTP429 Rate Limit exceeded" || !lo.Err.Retryable {
 		t.Fatalf("outcome %s %+v, want a retryable HTTP429 Rate Limit exceeded for the journal", lo.Status, lo.Err)
 	}

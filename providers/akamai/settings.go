@@ -1,11 +1,10 @@
 package akamai
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 )
 
 // Values of Settings.Action, Settings.Type and Settings.Network.
@@ -106,106 +105,84 @@ type Settings struct {
 }
 
 func (s *Settings) applyDefaults() {
-	def := func(v *string, d string) {
-		if *v == "" {
-			*v = d
-		}
-	}
-	def(&s.Scheme, SchemeDefault)
-	def(&s.Action, ActionDefault)
-	def(&s.Type, TypeDefault)
-	def(&s.Network, NetworkDefault)
-	def(&s.TagTemplate, TagTemplateDefault)
-	def(&s.RenditionTagTemplate, RenditionTagTemplateDefault)
-	def(&s.PathTemplate, PathTemplateDefault)
-	def(&s.URLScheme, URLSchemeDefault)
-	defInt := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	defInt(&s.MaxBody, MaxBodyDefault)
-	defInt(&s.MaxRequestBytes, MaxRequestBytesDefault)
-	defInt(&s.MaxObjectsPerCall, MaxObjectsPerCallDefault)
-	defInt(&s.Concurrency, ConcurrencyDefault)
+	providerkit.Default(&s.Scheme, SchemeDefault)
+	providerkit.Default(&s.Action, ActionDefault)
+	providerkit.Default(&s.Type, TypeDefault)
+	providerkit.Default(&s.Network, NetworkDefault)
+	providerkit.Default(&s.TagTemplate, TagTemplateDefault)
+	providerkit.Default(&s.RenditionTagTemplate, RenditionTagTemplateDefault)
+	providerkit.Default(&s.PathTemplate, PathTemplateDefault)
+	providerkit.Default(&s.URLScheme, URLSchemeDefault)
+	providerkit.Default(&s.MaxBody, MaxBodyDefault)
+	providerkit.Default(&s.MaxRequestBytes, MaxRequestBytesDefault)
+	providerkit.Default(&s.MaxObjectsPerCall, MaxObjectsPerCallDefault)
+	providerkit.Default(&s.Concurrency, ConcurrencyDefault)
 	s.Host = strings.ToLower(s.Host)
 }
 
 // validate returns every problem at once, each naming its field.
 func (s *Settings) validate(publicHosts []string) error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
-	}
+	var p providerkit.Problems
 	if s.Host == "" {
-		add("host", "required")
-	} else if err := checkHost(s.Host); err != nil {
-		add("host", "%v", err)
+		p.Add("host", "required")
+	} else if err := providerkit.CheckHost(s.Host); err != nil {
+		p.Add("host", "%v", err)
 	}
-	oneOf := func(field, v string, allowed ...string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
-		}
-		add(field, "%q is not one of %s", v, strings.Join(allowed, ", "))
-	}
-	oneOf("scheme", s.Scheme, "https", "http")
+	p.OneOf("scheme", s.Scheme, "https", "http")
 	for _, c := range []struct {
 		field string
 		v     config.Secret
 	}{{"client_token", s.ClientToken}, {"client_secret", s.ClientSecret}, {"access_token", s.AccessToken}} {
 		if c.v.Empty() {
-			add(c.field, "required")
+			p.Add(c.field, "required")
 		}
 	}
 	if s.MaxBody < 1 {
-		add("max_body", "%d must be positive", s.MaxBody)
+		p.Add("max_body", "%d must be positive", s.MaxBody)
 	}
-	oneOf("action", s.Action, ActionInvalidate, ActionDelete)
-	oneOf("network", s.Network, NetworkProduction, NetworkStaging)
+	p.OneOf("action", s.Action, ActionInvalidate, ActionDelete)
+	p.OneOf("network", s.Network, NetworkProduction, NetworkStaging)
 	maxObjects := maxURLsPerCall
 	switch s.Type {
 	case TypeURL:
-		oneOf("url_scheme", s.URLScheme, "https", "http")
-		if err := checkPathTemplate(s.PathTemplate); err != nil {
-			add("path_template", "%v", err)
-		}
-		if len(publicHosts) == 0 {
-			add("public_hosts", "type url needs the datastore's public hosts")
-		}
-		for _, h := range publicHosts {
-			if err := checkHost(h); err != nil {
-				add("public_hosts", "%v", err)
-			}
-		}
+		s.validateURLs(&p, publicHosts)
 	case TypeTag:
 		maxObjects = maxTagsPerCall
 		if err := checkTagTemplate(s.TagTemplate, false); err != nil {
-			add("tag_template", "%v", err)
+			p.Add("tag_template", "%v", err)
 		}
 		if err := checkTagTemplate(s.RenditionTagTemplate, true); err != nil {
-			add("rendition_tag_template", "%v", err)
+			p.Add("rendition_tag_template", "%v", err)
 		}
 	default:
-		add("type", "%q is not one of %s, %s", s.Type, TypeURL, TypeTag)
+		p.Add("type", "%q is not one of %s, %s", s.Type, TypeURL, TypeTag)
 	}
 	if s.MaxRequestBytes < minRequestBytes || s.MaxRequestBytes > maxRequestBytesLimit {
-		add("max_request_bytes", "%d is outside %d..%d (Akamai's limit)",
+		p.Add("max_request_bytes", "%d is outside %d..%d (Akamai's limit)",
 			s.MaxRequestBytes, minRequestBytes, maxRequestBytesLimit)
 	}
 	if s.MaxObjectsPerCall < 1 || s.MaxObjectsPerCall > maxObjects {
-		add("max_objects_per_call", "%d is outside 1..%d", s.MaxObjectsPerCall, maxObjects)
+		p.Add("max_objects_per_call", "%d is outside 1..%d", s.MaxObjectsPerCall, maxObjects)
 	}
 	if s.Concurrency < 1 || s.Concurrency > concurrencyLimit {
-		add("concurrency", "%d is outside 1..%d", s.Concurrency, concurrencyLimit)
+		p.Add("concurrency", "%d is outside 1..%d", s.Concurrency, concurrencyLimit)
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
-func checkHost(h string) error {
-	if h == "" || strings.ContainsAny(h, "/?#@ \t") || strings.Contains(h, "://") {
-		return fmt.Errorf("%q is not a bare host name", h)
+// validateURLs checks the fields of type url.
+func (s *Settings) validateURLs(p *providerkit.Problems, publicHosts []string) {
+	p.OneOf("url_scheme", s.URLScheme, "https", "http")
+	// "*" would reach Fast Purge as a wildcard, which it refuses.
+	if err := providerkit.CheckPathTemplate(s.PathTemplate, "*"); err != nil {
+		p.Add("path_template", "%v", err)
 	}
-	return nil
+	if len(publicHosts) == 0 {
+		p.Add("public_hosts", "type url needs the datastore's public hosts")
+	}
+	for _, h := range publicHosts {
+		if err := providerkit.CheckHost(h); err != nil {
+			p.Add("public_hosts", "%v", err)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	cfemu "github.com/imgpurge/imgpurge/internal/emulator/cloudflare"
+	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
 )
 
@@ -87,7 +88,7 @@ func TestC6FilesPerCall(t *testing.T) {
 			b.emu.Enqueue(cfemu.Fault{}, cfemu.Fault{Status: tc.status, Code: 1016, Message: "purge refused"})
 			items := b.plan(t, all(fifteen()...))
 			res, err := b.p.Purge(context.Background(), items)
-			pe := asError(t, err)
+			pe := providertest.AsError(t, err)
 			if pe.Code != tc.code || pe.Retryable {
 				t.Errorf("error = %+v, want code %s, not retryable", pe, tc.code)
 			}
@@ -108,7 +109,7 @@ func TestC6FilesPerCall(t *testing.T) {
 		b := setup(t, opts, "max_files_per_call: 45", three...)
 		items := b.plan(t, all(fifteen()...))
 		res, err := b.p.Purge(context.Background(), items)
-		if pe := asError(t, err); pe.Code != fmt.Sprint(cfemu.CodeTooManyItems) {
+		if pe := providertest.AsError(t, err); pe.Code != fmt.Sprint(cfemu.CodeTooManyItems) {
 			t.Errorf("code = %q", pe.Code)
 		}
 		if calls := b.emu.Calls(); len(calls) != 1 || calls[0].Status != 200 || len(res.Remaining) != 45 {
@@ -180,7 +181,7 @@ func TestC7URLForms(t *testing.T) {
 		b.emu.SetFaults(cfemu.Fault{Code: 1016, Message: "invalid url"})
 		items := b.plan(t, all("café 640.jpg"))
 		res, err := b.p.Purge(context.Background(), items)
-		pe := asError(t, err)
+		pe := providertest.AsError(t, err)
 		if pe.Code != "1016" || pe.Retryable || !slices.Equal(res.Remaining, items) {
 			t.Fatalf("error %+v, remaining %q", pe, res.Remaining)
 		}
@@ -194,7 +195,7 @@ func TestC7URLForms(t *testing.T) {
 		// zone, as Cloudflare would, and the code comes from its body.
 		b := setup(t, cfemu.Options{Zones: map[string]string{cfemu.DefaultZoneID: "other.test"}}, "")
 		_, err := b.p.Purge(context.Background(), b.plan(t, all("a.jpg")))
-		if pe := asError(t, err); pe.Code != "HTTP400/1016" || pe.Retryable {
+		if pe := providertest.AsError(t, err); pe.Code != "HTTP400/1016" || pe.Retryable {
 			t.Fatalf("error = %+v", pe)
 		}
 	})
@@ -212,7 +213,7 @@ func TestC8RateLimited(t *testing.T) {
 		b.emu.Enqueue(limited)
 		items := b.plan(t, all("640x360.jpg"))
 		res, err := b.p.Purge(context.Background(), items)
-		pe := asError(t, err)
+		pe := providertest.AsError(t, err)
 		if pe.Code != "HTTP429/10100" || !pe.Retryable || pe.RetryAfter != time.Second {
 			t.Fatalf("error = %+v", pe)
 		}
@@ -272,7 +273,7 @@ func TestC8RateLimited(t *testing.T) {
 			t.Fatalf("first purge: %v", err)
 		}
 		_, err := b.p.Purge(context.Background(), items)
-		if pe := asError(t, err); pe.Code != "HTTP429/10100" || pe.RetryAfter != 3*time.Second {
+		if pe := providertest.AsError(t, err); pe.Code != "HTTP429/10100" || pe.RetryAfter != 3*time.Second {
 			t.Fatalf("second purge: %+v", pe)
 		}
 		b.emu.Advance(3 * time.Second)
@@ -337,7 +338,7 @@ func TestC11Forbidden(t *testing.T) {
 		b := setup(t, cfemu.Options{}, "")
 		b.emu.SetFaults(forbidden)
 		_, err := b.p.Purge(context.Background(), b.plan(t, all("640x360.jpg")))
-		if pe := asError(t, err); pe.Code != "HTTP403/10000" || pe.Retryable {
+		if pe := providertest.AsError(t, err); pe.Code != "HTTP403/10000" || pe.Retryable {
 			t.Fatalf("error = %+v", pe)
 		}
 	})
@@ -345,7 +346,7 @@ func TestC11Forbidden(t *testing.T) {
 		t.Parallel()
 		b := setup(t, cfemu.Options{Tokens: []string{"another"}, Keys: map[string]string{"a@example.test": "k"}}, "")
 		_, err := b.p.Purge(context.Background(), b.plan(t, all("640x360.jpg")))
-		if pe := asError(t, err); pe.Code != "HTTP403/10000" || pe.Retryable {
+		if pe := providertest.AsError(t, err); pe.Code != "HTTP403/10000" || pe.Retryable {
 			t.Fatalf("error = %+v", pe)
 		}
 	})
@@ -356,7 +357,7 @@ func TestC11Forbidden(t *testing.T) {
 		b.emu.SetFaults(forbidden)
 		items := b.plan(t, all(fifteen()...))
 		res, err := b.p.Purge(context.Background(), items)
-		asError(t, err)
+		providertest.AsError(t, err)
 		if len(b.emu.Calls()) != 1 || res.Detail["calls_not_made"] != 1 || len(res.Remaining) != 45 {
 			t.Fatalf("%d calls, detail %v, %d remaining", len(b.emu.Calls()), res.Detail, len(res.Remaining))
 		}

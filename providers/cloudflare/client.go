@@ -10,6 +10,8 @@ import (
 	"time"
 
 	cf "github.com/cloudflare/cloudflare-go"
+
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 )
 
 // newAPI builds the cloudflare-go client the way this provider needs it.
@@ -27,12 +29,7 @@ import (
 func newAPI(s *Settings) (*cf.API, *http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = s.Concurrency
-	hc := &http.Client{
-		Transport: recorder{next: tr, timeout: s.RequestTimeout.D()},
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+	hc := providerkit.NoRedirects(recorder{next: tr, timeout: s.RequestTimeout.D()})
 	opts := []cf.Option{
 		cf.BaseURL(s.BaseURL),
 		cf.HTTPClient(hc),

@@ -2,15 +2,12 @@ package cloudflare_test
 
 import (
 	"context"
-	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
-	"go.yaml.in/yaml/v3"
 
-	"github.com/imgpurge/imgpurge/internal/config"
 	cfemu "github.com/imgpurge/imgpurge/internal/emulator/cloudflare"
 	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
@@ -62,13 +59,12 @@ func build(t testing.TB, baseURL, extra string, hosts ...string) (purge.Provider
 	if !strings.Contains(extra, "api_") {
 		doc += "\napi_token: " + token
 	}
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
+	decode, err := providertest.Decoder(doc)
+	if err != nil {
 		t.Fatal(err)
 	}
 	p, err := cloudflare.New(context.Background(), purge.LayerSpec{
-		Datastore: "media", Layer: "cloudflare", Tier: 2, PublicHosts: hosts,
-		Decode: func(v any) error { return config.DecodeStrict(n.Content[0], v) },
+		Datastore: "media", Layer: "cloudflare", Tier: 2, PublicHosts: hosts, Decode: decode,
 	})
 	if err == nil {
 		t.Cleanup(func() { _ = p.(*cloudflare.Provider).Close() })
@@ -91,15 +87,6 @@ func all(renditions ...string) purge.Target {
 
 func fileURL(host, id, rendition string) string {
 	return "https://" + host + "/image/" + id + "/" + rendition
-}
-
-func asError(t *testing.T, err error) *purge.Error {
-	t.Helper()
-	var pe *purge.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("error = %v (%T), want *purge.Error", err, err)
-	}
-	return pe
 }
 
 // TestConformance runs the provider suite in every mode. Cloudflare

@@ -27,7 +27,7 @@ const maxMessage = 512
 func answerError(ex *exchange) *purge.Error {
 	var env cf.Response
 	perr := json.Unmarshal(ex.body, &env)
-	e := &purge.Error{Retryable: retryableStatus(ex.status), Message: describe(ex, env, perr)}
+	e := &purge.Error{Retryable: purge.RetryableStatus(ex.status), Message: describe(ex, env, perr)}
 	if ex.status/100 != 2 {
 		e.Code = "HTTP" + strconv.Itoa(ex.status)
 	}
@@ -50,10 +50,6 @@ func answerError(ex *exchange) *purge.Error {
 		e.RetryAfter = retryAfter(ex.header, time.Now())
 	}
 	return e
-}
-
-func retryableStatus(status int) bool {
-	return status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500
 }
 
 func describe(ex *exchange, env cf.Response, perr error) string {
@@ -79,20 +75,15 @@ func describe(ex *exchange, env cf.Response, perr error) string {
 
 var ratelimitReset = regexp.MustCompile(`;\s*t=(\d+)`)
 
-// retryAfter reads Retry-After, in seconds or as an HTTP date. Without it,
-// a 429's Ratelimit header still says when the bucket refills (t=).
+// retryAfter reads Retry-After. Without a readable one, a 429's Ratelimit
+// header still says when the bucket refills (t=).
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-			return time.Duration(s) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil && t.After(now) {
-			return t.Sub(now)
-		}
+	if d, ok := purge.RetryAfter(h, now, purge.RetryAfterMax); ok {
+		return d
 	}
 	if m := ratelimitReset.FindStringSubmatch(h.Get("Ratelimit")); m != nil {
 		if s, err := strconv.Atoi(m[1]); err == nil {
-			return time.Duration(s) * time.Second
+			return time.Duration(min(s, int(purge.RetryAfterMax/time.Second))) * time.Second
 		}
 	}
 	return 0

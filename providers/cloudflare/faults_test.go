@@ -10,6 +10,7 @@ import (
 	"time"
 
 	cfemu "github.com/imgpurge/imgpurge/internal/emulator/cloudflare"
+	"github.com/imgpurge/imgpurge/internal/providertest"
 )
 
 // TestFaults: every way a call can go wrong is one attempt, reported with
@@ -50,7 +51,7 @@ func TestFaults(t *testing.T) {
 			items := b.plan(t, all("640x360.jpg"))
 			res, err := b.p.Purge(context.Background(), items)
 			<-reached // the call is listed, even one the client gave up on
-			pe := asError(t, err)
+			pe := providertest.AsError(t, err)
 			if pe.Code != tc.code || pe.Retryable != tc.retryable || pe.RetryAfter != tc.retryAfter {
 				t.Errorf("error = %+v, want code %s retryable %v after %v", pe, tc.code, tc.retryable, tc.retryAfter)
 			}
@@ -75,7 +76,7 @@ func TestRetryAfterForms(t *testing.T) {
 		at := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
 		b.emu.SetFaults(cfemu.Fault{Status: 429, RetryAfter: at, Code: 10100})
 		_, err := b.p.Purge(context.Background(), b.plan(t, all("a.jpg")))
-		if pe := asError(t, err); pe.RetryAfter < 80*time.Second || pe.RetryAfter > 90*time.Second {
+		if pe := providertest.AsError(t, err); pe.RetryAfter < 80*time.Second || pe.RetryAfter > 90*time.Second {
 			t.Fatalf("RetryAfter = %v, want about 90s", pe.RetryAfter)
 		}
 	})
@@ -90,7 +91,7 @@ func TestRetryAfterForms(t *testing.T) {
 			}
 		}
 		_, err := b.p.Purge(context.Background(), []string{"image-x"})
-		if pe := asError(t, err); pe.Code != "HTTP429/10100" || pe.RetryAfter != 12*time.Second {
+		if pe := providertest.AsError(t, err); pe.Code != "HTTP429/10100" || pe.RetryAfter != 12*time.Second {
 			t.Fatalf("error = %+v", pe)
 		}
 	})
@@ -146,7 +147,7 @@ func TestSeveralCalls(t *testing.T) {
 		b.emu.Enqueue(cfemu.Fault{}, cfemu.Fault{Status: 429, RetryAfter: "2", Code: 10100})
 		items := b.plan(t, all("a.jpg"))
 		res, err := b.p.Purge(context.Background(), items)
-		if pe := asError(t, err); pe.Code != "HTTP429/10100" || pe.RetryAfter != 2*time.Second {
+		if pe := providertest.AsError(t, err); pe.Code != "HTTP429/10100" || pe.RetryAfter != 2*time.Second {
 			t.Fatalf("error = %+v", pe)
 		}
 		if !slices.Equal(res.Remaining, items[1:]) || len(b.emu.Calls()) != 2 ||
@@ -159,7 +160,7 @@ func TestSeveralCalls(t *testing.T) {
 		b := setup(t, cfemu.Options{}, oneAtATime, hosts...)
 		b.emu.Enqueue(cfemu.Fault{Status: 503, RetryAfter: "2"}, cfemu.Fault{Code: 1016}, cfemu.Fault{Status: 500})
 		res, err := b.p.Purge(context.Background(), b.plan(t, all("a.jpg")))
-		if pe := asError(t, err); pe.Code != "1016" || pe.Retryable {
+		if pe := providertest.AsError(t, err); pe.Code != "1016" || pe.Retryable {
 			t.Fatalf("error = %+v", pe)
 		}
 		if len(res.Remaining) != 3 || res.Detail["calls_failed"] != 3 {
@@ -172,7 +173,7 @@ func TestSeveralCalls(t *testing.T) {
 		b.emu.Enqueue(cfemu.Fault{Status: 503, RetryAfter: "2"}, cfemu.Fault{}, cfemu.Fault{Status: 503, RetryAfter: "5"})
 		items := b.plan(t, all("a.jpg"))
 		res, err := b.p.Purge(context.Background(), items)
-		if pe := asError(t, err); pe.Code != "HTTP503" || pe.RetryAfter != 5*time.Second {
+		if pe := providertest.AsError(t, err); pe.Code != "HTTP503" || pe.RetryAfter != 5*time.Second {
 			t.Fatalf("error = %+v", pe)
 		}
 		if want := []string{items[0], items[2]}; !slices.Equal(res.Remaining, want) {
@@ -208,7 +209,7 @@ func TestInvalidItems(t *testing.T) {
 	good := fileURL("img.example.test", imageID, "a.jpg")
 	bad := []string{"https://img.other.test/image/a.jpg", "img.example.test/image/x/", "https://img.example.test/a b"}
 	res, err := b.p.Purge(context.Background(), append([]string{good}, bad...))
-	if pe := asError(t, err); pe.Code != "InvalidItem" || pe.Retryable {
+	if pe := providertest.AsError(t, err); pe.Code != "InvalidItem" || pe.Retryable {
 		t.Fatalf("error = %+v", pe)
 	}
 	if !slices.Equal(res.Remaining, bad) || !slices.Equal(b.emu.Purged(), []string{good}) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 )
 
 // Modes: what a whole-image purge sends.
@@ -105,30 +106,16 @@ type Settings struct {
 }
 
 func (s *Settings) applyDefaults() {
-	if s.BaseURL == "" {
-		s.BaseURL = BaseURLDefault
-	}
-	if s.Mode == "" {
-		s.Mode = ModeDefault
-	}
-	if s.PathTemplate == "" {
-		s.PathTemplate = PathTemplateDefault
-	}
+	providerkit.Default(&s.BaseURL, BaseURLDefault)
+	providerkit.Default(&s.Mode, ModeDefault)
+	providerkit.Default(&s.PathTemplate, PathTemplateDefault)
 	if len(s.Schemes) == 0 {
 		s.Schemes = defaultSchemes
 	}
-	if s.MaxFilesPerCall == 0 {
-		s.MaxFilesPerCall = MaxFilesPerCallDefault
-	}
-	if s.MaxItemsPerCall == 0 {
-		s.MaxItemsPerCall = MaxItemsPerCallDefault
-	}
-	if s.Concurrency == 0 {
-		s.Concurrency = ConcurrencyDefault
-	}
-	if s.RequestTimeout == 0 {
-		s.RequestTimeout = config.Duration(RequestTimeoutDefault)
-	}
+	providerkit.Default(&s.MaxFilesPerCall, MaxFilesPerCallDefault)
+	providerkit.Default(&s.MaxItemsPerCall, MaxItemsPerCallDefault)
+	providerkit.Default(&s.Concurrency, ConcurrencyDefault)
+	providerkit.Default(&s.RequestTimeout, config.Duration(RequestTimeoutDefault))
 	s.Zone = strings.TrimSuffix(strings.ToLower(s.Zone), ".")
 }
 
@@ -136,43 +123,40 @@ var zoneIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // validate returns every problem at once, each naming its field.
 func (s *Settings) validate(publicHosts []string) error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
-	}
+	var p providerkit.Problems
 	if s.ZoneID == "" {
-		add("zone_id", "required")
+		p.Add("zone_id", "required")
 	} else if !zoneIDRE.MatchString(s.ZoneID) {
-		add("zone_id", "%q is not a zone id (32 lower-case hex characters; the zone's name goes in zone)", s.ZoneID)
+		p.Add("zone_id", "%q is not a zone id (32 lower-case hex characters; the zone's name goes in zone)", s.ZoneID)
 	}
-	errs = append(errs, s.validateZone(publicHosts)...)
-	errs = append(errs, s.validateCredentials()...)
+	p.Append(s.validateZone(publicHosts)...)
+	p.Append(s.validateCredentials()...)
 	if u, err := url.Parse(s.BaseURL); err != nil || u.Host == "" ||
 		(u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" {
-		add("base_url", "%q is not an http(s) URL without a query", s.BaseURL)
+		p.Add("base_url", "%q is not an http(s) URL without a query", s.BaseURL)
 	}
-	errs = append(errs, s.validateMode()...)
+	p.Append(s.validateMode()...)
 	if err := checkPathTemplate(s.PathTemplate); err != nil {
-		add("path_template", "%v", err)
+		p.Add("path_template", "%v", err)
 	}
 	for i, sc := range s.Schemes {
 		if sc != "https" && sc != "http" || slices.Index(s.Schemes, sc) != i {
-			add(fmt.Sprintf("schemes[%d]", i), "must be https or http, once each (got %q)", sc)
+			p.Add(fmt.Sprintf("schemes[%d]", i), "must be https or http, once each (got %q)", sc)
 		}
 	}
 	if s.MaxFilesPerCall < 1 || s.MaxFilesPerCall > maxFilesPerCallLimit {
-		add("max_files_per_call", "must be between 1 and %d", maxFilesPerCallLimit)
+		p.Add("max_files_per_call", "must be between 1 and %d", maxFilesPerCallLimit)
 	}
 	if s.MaxItemsPerCall < 1 || s.MaxItemsPerCall > maxItemsPerCallLimit {
-		add("max_items_per_call", "must be between 1 and %d", maxItemsPerCallLimit)
+		p.Add("max_items_per_call", "must be between 1 and %d", maxItemsPerCallLimit)
 	}
 	if s.Concurrency < 1 || s.Concurrency > concurrencyLimit {
-		add("concurrency", "must be between 1 and %d", concurrencyLimit)
+		p.Add("concurrency", "must be between 1 and %d", concurrencyLimit)
 	}
 	if s.RequestTimeout < 0 {
-		add("request_timeout", "must be positive")
+		p.Add("request_timeout", "must be positive")
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 func (s *Settings) validateZone(publicHosts []string) []error {

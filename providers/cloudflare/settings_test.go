@@ -7,9 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
-	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
 	"github.com/imgpurge/imgpurge/providers/cloudflare"
 )
@@ -17,13 +15,12 @@ import (
 // newFromDoc builds a provider from a whole settings document.
 func newFromDoc(t *testing.T, doc string, hosts ...string) (purge.Provider, error) {
 	t.Helper()
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
+	decode, err := providertest.Decoder(doc)
+	if err != nil {
 		t.Fatal(err)
 	}
 	p, err := cloudflare.New(context.Background(), purge.LayerSpec{
-		Layer: "cloudflare", PublicHosts: hosts,
-		Decode: func(v any) error { return config.DecodeStrict(n.Content[0], v) },
+		Layer: "cloudflare", PublicHosts: hosts, Decode: decode,
 	})
 	if err == nil {
 		t.Cleanup(func() { _ = p.(*cloudflare.Provider).Close() })

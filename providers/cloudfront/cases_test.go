@@ -9,6 +9,7 @@ import (
 	"time"
 
 	emu "github.com/imgpurge/imgpurge/internal/emulator/cloudfront"
+	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
 )
 
@@ -128,7 +129,7 @@ func TestC5TooManyInvalidationsInProgress(t *testing.T) {
 		fillWildcards(t, b)
 		items := b.plan(t, renditions...)
 		res, err := b.p.Purge(context.Background(), items)
-		if pe := purgeErr(t, err); pe.Code != "TooManyInvalidationsInProgress" {
+		if pe := providertest.AsError(t, err); pe.Code != "TooManyInvalidationsInProgress" {
 			t.Fatalf("err = %v", err)
 		}
 		b.emu.Advance(emu.CompleteAfterDefault)

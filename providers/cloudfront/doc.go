@@ -17,7 +17,7 @@
 //
 // Retries. Purge makes one attempt per call (the SDK's retryer is off) and
 // says through *purge.Error whether another is worth it:
-// TooManyInvalidationsInProgress, Throttling and 5xx are retryable;
+// TooManyInvalidationsInProgress, Throttling, 408, 429 and 5xx are retryable;
 // InvalidArgument, AccessDenied, NoSuchDistribution, BatchTooLarge and
 // InconsistentQuantities are not. The CallerReference of each call is new for
 // every purge and the same on the retry of a call whose outcome is unknown,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -57,7 +55,7 @@ func classify(ctx context.Context, err error) (pe *purge.Error, uncertain bool) 
 		msg += " (request id " + id + ")"
 	}
 	pe = &purge.Error{Code: code, Message: msg, RetryAfter: retryAfter(err), Err: err,
-		Retryable: retryableCodes[code] || status >= 500 || status == http.StatusTooManyRequests}
+		Retryable: retryableCodes[code] || purge.RetryableStatus(status)}
 	if refConflict(code, apiErr.ErrorMessage()) {
 		// Impossible by construction (a reference hashes its own paths):
 		// retrying cannot help, an operator must look.
@@ -115,21 +113,15 @@ func requestID(err error) string {
 	return ""
 }
 
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date.
-// CloudFront does not document one, but a proxy in front of it may send it.
+// retryAfter reads a Retry-After header. CloudFront does not document one,
+// but a proxy in front of it may send it.
 func retryAfter(err error) time.Duration {
 	var re *awshttp.ResponseError
 	if !errors.As(err, &re) || re.Response == nil {
 		return 0
 	}
-	v := re.Response.Header.Get("Retry-After")
-	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
+	d, _ := purge.RetryAfter(re.Response.Header, time.Now(), purge.RetryAfterMax)
+	return d
 }
 
 // invalidItems is the error for items that are neither paths nor ref items,

@@ -8,10 +8,9 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
-	"go.yaml.in/yaml/v3"
 
-	"github.com/imgpurge/imgpurge/internal/config"
 	emu "github.com/imgpurge/imgpurge/internal/emulator/cloudfront"
+	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
 	"github.com/imgpurge/imgpurge/providers/cloudfront"
 )
@@ -52,17 +51,12 @@ func settingsYAML(endpoint, extra string) string {
 
 func build(t testing.TB, src string, hosts ...string) (purge.Provider, error) {
 	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+	decode, err := providertest.Decoder(src)
+	if err != nil {
 		t.Fatalf("settings YAML: %v", err)
 	}
-	node := &yaml.Node{}
-	if len(doc.Content) > 0 {
-		node = doc.Content[0]
-	}
 	return cloudfront.New(context.Background(), purge.LayerSpec{
-		Datastore: "media", Layer: "cloudfront", Tier: 2, PublicHosts: hosts,
-		Decode: func(v any) error { return config.DecodeStrict(node, v) },
+		Datastore: "media", Layer: "cloudfront", Tier: 2, PublicHosts: hosts, Decode: decode,
 	})
 }
 

@@ -10,7 +10,6 @@ import (
 
 	emu "github.com/imgpurge/imgpurge/internal/emulator/cloudfront"
 	"github.com/imgpurge/imgpurge/internal/providertest"
-	"github.com/imgpurge/imgpurge/internal/purge"
 	"github.com/imgpurge/imgpurge/providers/cloudfront"
 )
 
@@ -52,15 +51,6 @@ func harness(extra string, partial bool) providertest.Harness {
 	}
 }
 
-func purgeErr(t *testing.T, err error) *purge.Error {
-	t.Helper()
-	var pe *purge.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("err = %v (%T), want *purge.Error", err, err)
-	}
-	return pe
-}
-
 func TestErrorClassification(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -84,6 +74,8 @@ func TestErrorClassification(t *testing.T) {
 		{"Dropped", emu.Fault{Drop: true}, "ConnectionError", true, true},
 		{"MalformedError", emu.Fault{Malformed: true, Status: 500}, "MalformedResponse", true, true},
 		{"RetryAfterHonoured", emu.Fault{Code: "Throttling", RetryAfter: "7"}, "Throttling", true, false},
+		// Retryable by its status alone, as purge.RetryableStatus has it.
+		{"RequestTimeout408", emu.Fault{Status: 408, Code: "RequestTimeout"}, "RequestTimeout", true, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,7 +84,7 @@ func TestErrorClassification(t *testing.T) {
 			b.emu.SetFault(&tc.fault)
 			items := b.plan(t, "640x360.jpg")
 			res, err := b.p.Purge(context.Background(), items)
-			pe := purgeErr(t, err)
+			pe := providertest.AsError(t, err)
 			if pe.Code != tc.code || pe.Retryable != tc.retryable {
 				t.Fatalf("got %s retryable=%v, want %s retryable=%v (%v)",
 					pe.Code, pe.Retryable, tc.code, tc.retryable, err)
@@ -118,7 +110,7 @@ func TestWrongCredentials(t *testing.T) {
 	t.Parallel()
 	b := setup(t, emu.Options{Credentials: map[string]string{emu.TestAccessKeyID: "other-secret"}}, "")
 	_, err := b.p.Purge(context.Background(), b.plan(t, "a.jpg"))
-	if pe := purgeErr(t, err); pe.Code != "SignatureDoesNotMatch" || pe.Retryable {
+	if pe := providertest.AsError(t, err); pe.Code != "SignatureDoesNotMatch" || pe.Retryable {
 		t.Fatalf("got %s retryable=%v", pe.Code, pe.Retryable)
 	}
 }
@@ -127,7 +119,7 @@ func TestUnknownDistribution(t *testing.T) {
 	t.Parallel()
 	b := setup(t, emu.Options{Distributions: []string{"EOTHER"}}, "")
 	_, err := b.p.Purge(context.Background(), b.plan(t, "a.jpg"))
-	if pe := purgeErr(t, err); pe.Code != "NoSuchDistribution" || pe.Retryable {
+	if pe := providertest.AsError(t, err); pe.Code != "NoSuchDistribution" || pe.Retryable {
 		t.Fatalf("got %s retryable=%v", pe.Code, pe.Retryable)
 	}
 }
@@ -162,7 +154,7 @@ func TestSplitsIntoCalls(t *testing.T) {
 		b.emu.Enqueue(emu.Fault{}, emu.TooManyInProgress())
 		items := b.plan(t, names(5)...)
 		res, err := b.p.Purge(context.Background(), items)
-		if pe := purgeErr(t, err); pe.Code != "TooManyInvalidationsInProgress" || !pe.Retryable {
+		if pe := providertest.AsError(t, err); pe.Code != "TooManyInvalidationsInProgress" || !pe.Retryable {
 			t.Fatalf("err = %v", err)
 		}
 		if !slices.Equal(res.Remaining, items[2:]) {
@@ -178,7 +170,7 @@ func TestSplitsIntoCalls(t *testing.T) {
 		b.emu.Enqueue(emu.ServiceUnavailable(), emu.Fault{Code: "AccessDenied"}, emu.Fault{})
 		items := b.plan(t, names(3)...)
 		res, err := b.p.Purge(context.Background(), items)
-		if pe := purgeErr(t, err); pe.Code != "AccessDenied" {
+		if pe := providertest.AsError(t, err); pe.Code != "AccessDenied" {
 			t.Fatalf("err = %v, want the AccessDenied an operator must fix", err)
 		}
 		// Refused paths first, then the 503 call under its reference.
@@ -225,7 +217,7 @@ func TestInvalidItems(t *testing.T) {
 	t.Parallel()
 	b := setup(t, emuOptions(), "")
 	res, err := b.p.Purge(context.Background(), []string{"https://img.example.test/x", base + "a.jpg"})
-	if pe := purgeErr(t, err); pe.Code != "InvalidItem" || pe.Retryable {
+	if pe := providertest.AsError(t, err); pe.Code != "InvalidItem" || pe.Retryable {
 		t.Fatalf("err = %v", err)
 	}
 	if !slices.Equal(res.Remaining, []string{"https://img.example.test/x"}) {

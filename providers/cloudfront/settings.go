@@ -3,11 +3,11 @@ package cloudfront
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 )
 
 // Defaults for Settings, applied when a field is left out.
@@ -77,22 +77,11 @@ type Settings struct {
 }
 
 func (s *Settings) applyDefaults() {
-	if s.Region == "" {
-		s.Region = RegionDefault
-	}
-	if s.PathTemplate == "" {
-		s.PathTemplate = PathTemplateDefault
-	}
-	if s.WildcardThreshold == nil {
-		v := WildcardThresholdDefault
-		s.WildcardThreshold = &v
-	}
-	if s.MaxPathsPerCall == 0 {
-		s.MaxPathsPerCall = MaxPathsPerCallDefault
-	}
-	if s.CallerReferencePrefix == "" {
-		s.CallerReferencePrefix = CallerReferencePrefixDefault
-	}
+	providerkit.Default(&s.Region, RegionDefault)
+	providerkit.Default(&s.PathTemplate, PathTemplateDefault)
+	providerkit.DefaultPtr(&s.WildcardThreshold, WildcardThresholdDefault)
+	providerkit.Default(&s.MaxPathsPerCall, MaxPathsPerCallDefault)
+	providerkit.Default(&s.CallerReferencePrefix, CallerReferencePrefixDefault)
 }
 
 var (
@@ -103,39 +92,36 @@ var (
 
 // validate returns every problem at once, each naming its field.
 func (s *Settings) validate() error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
-	}
+	var p providerkit.Problems
 	switch {
 	case s.DistributionID == "":
-		add("distribution_id", "required")
+		p.Add("distribution_id", "required")
 	case !distributionRE.MatchString(s.DistributionID):
-		add("distribution_id", "%q is not a distribution id (upper-case letters and digits)",
+		p.Add("distribution_id", "%q is not a distribution id (upper-case letters and digits)",
 			s.DistributionID)
 	}
 	if !regionRE.MatchString(s.Region) {
-		add("region", "%q is not an AWS region", s.Region)
+		p.Add("region", "%q is not an AWS region", s.Region)
 	}
-	if err := checkEndpoint(s.Endpoint); err != nil {
-		add("endpoint", "%v", err)
+	if err := providerkit.CheckEndpoint(s.Endpoint); err != nil {
+		p.Add("endpoint", "%v", err)
 	}
-	if s.AccessKeyID.Empty() != s.SecretAccessKey.Empty() {
-		add("secret_access_key", "give access_key_id and secret_access_key together, or neither")
+	if err := providerkit.CheckAWSKeys(s.AccessKeyID, s.SecretAccessKey); err != nil {
+		p.Add("secret_access_key", "%v", err)
 	}
 	if err := checkTemplate(s.PathTemplate); err != nil {
-		add("path_template", "%v", err)
+		p.Add("path_template", "%v", err)
 	}
 	if *s.WildcardThreshold < 0 {
-		add("wildcard_threshold", "must be 0 or more")
+		p.Add("wildcard_threshold", "must be 0 or more")
 	}
 	if s.MaxPathsPerCall < 1 || s.MaxPathsPerCall > maxPathsPerCallLimit {
-		add("max_paths_per_call", "must be between 1 and %d", maxPathsPerCallLimit)
+		p.Add("max_paths_per_call", "must be between 1 and %d", maxPathsPerCallLimit)
 	}
 	if !refPrefixRE.MatchString(s.CallerReferencePrefix) {
-		add("caller_reference_prefix", "must be 1 to 32 letters, digits, '.', '_' or '-'")
+		p.Add("caller_reference_prefix", "must be 1 to 32 letters, digits, '.', '_' or '-'")
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 func checkTemplate(t string) error {
@@ -149,23 +135,6 @@ func checkTemplate(t string) error {
 	}
 	if enc, ok := encodeSegment(fixed); !ok || enc != fixed {
 		return fmt.Errorf("%q has characters CloudFront paths must encode or cannot match", t)
-	}
-	return nil
-}
-
-func checkEndpoint(e string) error {
-	if e == "" {
-		return nil
-	}
-	u, err := url.Parse(e)
-	if err != nil {
-		return errors.New("not a URL")
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http or https URL", u.Redacted())
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q must not carry credentials, a query or a fragment", u.Redacted())
 	}
 	return nil
 }

@@ -13,27 +13,28 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 	"github.com/imgpurge/imgpurge/internal/purge"
 )
 
 // A purge reply is a few bytes per key; anything far larger is not Fastly.
 const maxReplyBytes = 1 << 20
 
-// Fastly reports a rate limit's reset as an epoch; a reset further away than
-// this is taken as a clock problem rather than a reason to stall the journal.
-const maxRetryAfter = time.Hour
+// callResult is what one API call achieved; its Info maps each item purged
+// to Fastly's purge id.
+type callResult = providerkit.Call[map[string]string]
 
+var failed = providerkit.Failed[map[string]string]
+
+// newHTTPClient follows no redirect, which would resend the token to
+// wherever it points.
 func newHTTPClient() *http.Client {
-	return &http.Client{
-		Transport: http.DefaultTransport.(*http.Transport).Clone(),
-		// A purge API never redirects; following one would resend the token
-		// to wherever it points.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return providerkit.NoRedirects(http.DefaultTransport.(*http.Transport).Clone())
 }
 
 // purgeKeys purges one batch of surrogate keys.
-func (p *Provider) purgeKeys(ctx context.Context, keys []string) callResult {
+func (p *Provider) purgeKeys(ctx context.Context, b providerkit.Batch) callResult {
+	keys := b.Items
 	body, err := json.Marshal(struct {
 		Keys []string `json:"surrogate_keys"`
 	}{keys})
@@ -42,26 +43,28 @@ func (p *Provider) purgeKeys(ctx context.Context, keys []string) callResult {
 	}
 	u := p.set.BaseURL + "/service/" + url.PathEscape(p.set.ServiceID) + "/purge"
 	var ids map[string]string
-	if r := p.post(ctx, u, body, keys, &ids); r.err != nil {
+	if r := p.post(ctx, u, body, keys, &ids); r.Err != nil {
 		return r
 	}
-	res := callResult{ids: make(map[string]string, len(keys)), made: true}
+	res := callResult{Info: make(map[string]string, len(keys)), Made: true}
 	for _, k := range keys {
 		if id := ids[k]; id != "" {
-			res.ids[k] = id
+			res.Info[k] = id
 		} else {
-			res.left = append(res.left, k)
+			res.Left = append(res.Left, k)
 		}
 	}
-	if len(res.left) > 0 {
-		res.err = &purge.Error{Code: "MissingPurgeID", Retryable: true,
-			Message: fmt.Sprintf("the reply named no purge id for %d of %d keys", len(res.left), len(keys))}
+	if len(res.Left) > 0 {
+		res.Err = &purge.Error{Code: "MissingPurgeID", Retryable: true, Message: fmt.Sprintf(
+			"the reply named no purge id for %d of %d keys", len(res.Left), len(keys))}
 	}
 	return res
 }
 
-// purgeURL purges one absolute URL through POST /purge/{host}/{path}.
-func (p *Provider) purgeURL(ctx context.Context, item string) callResult {
+// purgeURL purges a batch of one absolute URL through
+// POST /purge/{host}/{path}.
+func (p *Provider) purgeURL(ctx context.Context, b providerkit.Batch) callResult {
+	item := b.Items[0]
 	host, path, err := splitURL(item)
 	if err != nil {
 		return failed([]string{item}, &purge.Error{Code: "InvalidItem", Message: err.Error()})
@@ -70,10 +73,11 @@ func (p *Provider) purgeURL(ctx context.Context, item string) callResult {
 		Status string `json:"status"`
 		ID     string `json:"id"`
 	}
-	if r := p.post(ctx, p.set.BaseURL+"/purge/"+host+path, nil, []string{item}, &reply); r.err != nil {
+	u := p.set.BaseURL + "/purge/" + host + path
+	if r := p.post(ctx, u, nil, b.Items, &reply); r.Err != nil {
 		return r
 	}
-	return callResult{ids: map[string]string{item: reply.ID}, made: true}
+	return callResult{Info: map[string]string{item: reply.ID}, Made: true}
 }
 
 // splitURL takes "https://host/path" apart without decoding the path, which
@@ -117,7 +121,8 @@ func (p *Provider) post(ctx context.Context, u string, body []byte, items []stri
 	}
 	if resp.StatusCode/100 != 2 {
 		r := failed(items, statusError(resp, reply, p.now()))
-		r.halt = resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode == 429
+		// The calls not yet made would meet the same refusal or limit.
+		r.Halt = resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode == 429
 		return r
 	}
 	if err := json.Unmarshal(reply, out); err != nil {
@@ -125,7 +130,7 @@ func (p *Provider) post(ctx context.Context, u string, body []byte, items []stri
 		return failed(items, &purge.Error{Code: "MalformedResponse", Retryable: true,
 			Message: "HTTP " + strconv.Itoa(resp.StatusCode) + " with an unreadable body: " + err.Error(), Err: err})
 	}
-	return callResult{made: true}
+	return callResult{Made: true}
 }
 
 // transportError reports a failed exchange without the request URL, which
@@ -140,13 +145,10 @@ func transportError(err error) *purge.Error {
 }
 
 func statusError(resp *http.Response, body []byte, now time.Time) *purge.Error {
-	e := &purge.Error{Code: "HTTP" + strconv.Itoa(resp.StatusCode), Message: apiMessage(body, resp.Status)}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		e.Retryable = true
+	e := &purge.Error{Code: "HTTP" + strconv.Itoa(resp.StatusCode),
+		Message: apiMessage(body, resp.Status), Retryable: purge.RetryableStatus(resp.StatusCode)}
+	if resp.StatusCode == http.StatusTooManyRequests {
 		e.RetryAfter = retryAfter(resp.Header, now)
-	case resp.StatusCode >= 500, resp.StatusCode == http.StatusRequestTimeout:
-		e.Retryable = true
 	}
 	return e
 }
@@ -178,21 +180,16 @@ func apiMessage(body []byte, status string) string {
 	}
 }
 
-// retryAfter reads Retry-After (seconds or a date), else Fastly's
-// Fastly-RateLimit-Reset (an epoch in seconds). Zero leaves the wait to the
-// orchestrator's backoff.
+// retryAfter reads Retry-After, else Fastly's Fastly-RateLimit-Reset (an
+// epoch in seconds; a reset past purge.RetryAfterMax is taken as a clock
+// problem and capped). Zero leaves the wait to the orchestrator's backoff.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	var d time.Duration
-	if v := h.Get("Retry-After"); v != "" {
-		if s, err := strconv.Atoi(v); err == nil {
-			d = time.Duration(s) * time.Second
-		} else if t, err := http.ParseTime(v); err == nil {
-			d = t.Sub(now)
-		}
-	} else if v := h.Get("Fastly-RateLimit-Reset"); v != "" {
-		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-			d = time.Unix(s, 0).Sub(now)
-		}
+	if d, ok := purge.RetryAfter(h, now, purge.RetryAfterMax); ok {
+		return d
 	}
-	return min(max(d, 0), maxRetryAfter)
+	s, err := strconv.ParseInt(h.Get("Fastly-RateLimit-Reset"), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return min(max(time.Unix(s, 0).Sub(now), 0), purge.RetryAfterMax)
 }

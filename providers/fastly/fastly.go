@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 	"github.com/imgpurge/imgpurge/internal/purge"
 )
 
@@ -34,11 +34,8 @@ func New(_ context.Context, spec purge.LayerSpec) (purge.Provider, error) {
 	if err := s.validate(spec.PublicHosts); err != nil {
 		return nil, err
 	}
-	hosts := make([]string, len(spec.PublicHosts))
-	for i, h := range spec.PublicHosts {
-		hosts[i] = strings.ToLower(h)
-	}
-	return &Provider{set: s, hosts: hosts, http: newHTTPClient(), now: time.Now}, nil
+	return &Provider{set: s, hosts: providerkit.LowerHosts(spec.PublicHosts), http: newHTTPClient(),
+		now: time.Now}, nil
 }
 
 // String describes the layer without its token: fmt would otherwise print
@@ -76,47 +73,18 @@ func (p *Provider) MaxItemsPerCall() int {
 func (p *Provider) Purge(ctx context.Context, items []string) (purge.Result, error) {
 	call := p.purgeKeys
 	if p.set.Mode == ModeURLs {
-		call = func(ctx context.Context, b []string) callResult { return p.purgeURL(ctx, b[0]) }
+		call = p.purgeURL
 	}
-	batches := split(items, p.MaxItemsPerCall())
-	res := runCalls(ctx, batches, p.set.Concurrency, call)
+	batches := providerkit.Split(items, p.MaxItemsPerCall())
+	res := providerkit.Run(ctx, batches, p.set.Concurrency, call)
+	sum := providerkit.Sum(ctx, "fastly", len(items), res)
 
 	ids := map[string]string{}
-	var left []string
-	made, failedCalls := 0, 0
 	for _, r := range res {
-		maps.Copy(ids, r.ids)
-		left = append(left, r.left...)
-		if r.made {
-			made++
-		}
-		if r.err != nil {
-			failedCalls++
-		}
+		maps.Copy(ids, r.Info)
 	}
-	out := purge.Result{Remaining: left, Detail: map[string]any{
-		"mode": p.set.Mode, "soft": p.set.Soft, "calls": made, "failed_calls": failedCalls,
+	return purge.Result{Remaining: sum.Left, Detail: map[string]any{
+		"mode": p.set.Mode, "soft": p.set.Soft, "calls": sum.Calls, "failed_calls": sum.Failed,
 		"purged": len(ids), "purge_ids": ids,
-	}}
-	if len(left) == 0 {
-		return out, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return out, fmt.Errorf("fastly: %d of %d items not purged: %w", len(left), len(items), err)
-	}
-	if e := pickError(res); e != nil {
-		return out, e
-	}
-	return out, &purge.Error{Code: "Incomplete", Retryable: true,
-		Message: fmt.Sprintf("%d of %d items not purged", len(left), len(items))}
-}
-
-func split(items []string, n int) [][]string {
-	batches := make([][]string, 0, (len(items)+n-1)/n)
-	for len(items) > 0 {
-		k := min(n, len(items))
-		batches = append(batches, items[:k:k])
-		items = items[k:]
-	}
-	return batches
+	}}, sum.Err
 }

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
-	"github.com/imgpurge/imgpurge/internal/config"
 	fastlyemu "github.com/imgpurge/imgpurge/internal/emulator/fastly"
 	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
@@ -47,13 +44,12 @@ func setup(t *testing.T, extra string, hosts ...string) *bundle {
 }
 
 func newProvider(doc string, hosts []string) (purge.Provider, error) {
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
+	decode, err := providertest.Decoder(doc)
+	if err != nil {
 		return nil, err
 	}
 	return fastly.New(context.Background(), purge.LayerSpec{
-		Datastore: "media", Layer: "fastly", Tier: 2, PublicHosts: hosts,
-		Decode: func(v any) error { return config.DecodeStrict(n.Content[0], v) },
+		Datastore: "media", Layer: "fastly", Tier: 2, PublicHosts: hosts, Decode: decode,
 	})
 }
 
@@ -84,15 +80,6 @@ func emuItems(items []string) []string {
 		out[i] = strings.TrimPrefix(it, "https://")
 	}
 	return out
-}
-
-func asPurgeError(t *testing.T, err error) *purge.Error {
-	t.Helper()
-	var pe *purge.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("error = %v (%T), want *purge.Error", err, err)
-	}
-	return pe
 }
 
 func TestConformance(t *testing.T) {
@@ -228,6 +215,9 @@ func TestRateLimitIsRetryable(t *testing.T) {
 			28 * time.Second, 31 * time.Second},
 		{"RetryAfterHeader", fastlyemu.Fault{Status: 429, Header: http.Header{"Retry-After": {"7"}}},
 			7 * time.Second, 7 * time.Second},
+		// An unreadable Retry-After counts as absent: the reset decides.
+		{"UnreadableRetryAfter", fastlyemu.Fault{Status: 429, RetryAfter: 30 * time.Second,
+			Header: http.Header{"Retry-After": {"soon"}}}, 28 * time.Second, 31 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,7 +226,7 @@ func TestRateLimitIsRetryable(t *testing.T) {
 			b.emu.FailNext(tt.fault)
 			items := b.plan(t, purge.Target{ImageID: imageID, All: true})
 			res, err := b.p.Purge(context.Background(), items)
-			pe := asPurgeError(t, err)
+			pe := providertest.AsError(t, err)
 			if pe.Code != "HTTP429" || !pe.Retryable {
 				t.Errorf("error = %+v, want retryable HTTP429", pe)
 			}
@@ -256,7 +246,7 @@ func TestHaltsAfterRateLimit(t *testing.T) {
 	items := b.plan(t, purge.Target{ImageID: imageID, Renditions: renditions(3)})
 	b.emu.FailNext(fastlyemu.Fault{Status: 429, RetryAfter: 5 * time.Second})
 	res, err := b.p.Purge(context.Background(), items)
-	if pe := asPurgeError(t, err); pe.Code != "HTTP429" {
+	if pe := providertest.AsError(t, err); pe.Code != "HTTP429" {
 		t.Errorf("Code = %q, want HTTP429", pe.Code)
 	}
 	if n := len(b.emu.Calls()); n != 1 {
@@ -273,7 +263,7 @@ func TestPartialFailureLeavesTheFailedCallsItems(t *testing.T) {
 	items := b.plan(t, purge.Target{ImageID: imageID, Renditions: renditions(6)})
 	b.emu.FailNext(fastlyemu.Fault{}, fastlyemu.Fault{Status: 503}, fastlyemu.Fault{})
 	res, err := b.p.Purge(context.Background(), items)
-	pe := asPurgeError(t, err)
+	pe := providertest.AsError(t, err)
 	if pe.Code != "HTTP503" || !pe.Retryable {
 		t.Errorf("error = %+v, want retryable HTTP503", pe)
 	}
@@ -291,7 +281,7 @@ func TestNonRetryableErrorWins(t *testing.T) {
 	items := b.plan(t, purge.Target{ImageID: imageID, Renditions: renditions(3)})
 	b.emu.FailNext(fastlyemu.Fault{Status: 503}, fastlyemu.Fault{Status: 400})
 	res, err := b.p.Purge(context.Background(), items)
-	if pe := asPurgeError(t, err); pe.Code != "HTTP400" || pe.Retryable {
+	if pe := providertest.AsError(t, err); pe.Code != "HTTP400" || pe.Retryable {
 		t.Errorf("error = %+v, want the non-retryable HTTP400", pe)
 	}
 	if !slices.Equal(res.Remaining, items[:2]) {
@@ -317,7 +307,7 @@ func TestAuthFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = p.Purge(context.Background(), []string{"image-" + imageID})
-			pe := asPurgeError(t, err)
+			pe := providertest.AsError(t, err)
 			if pe.Code != tt.code || pe.Retryable {
 				t.Errorf("error = %+v, want non-retryable %s", pe, tt.code)
 			}
@@ -390,7 +380,7 @@ func TestTransportFaults(t *testing.T) {
 			b.emu.FailNext(tt.fault)
 			items := b.plan(t, purge.Target{ImageID: imageID, All: true})
 			res, err := b.p.Purge(context.Background(), items)
-			pe := asPurgeError(t, err)
+			pe := providertest.AsError(t, err)
 			if pe.Code != tt.code || !pe.Retryable {
 				t.Errorf("error = %+v, want retryable %s", pe, tt.code)
 			}

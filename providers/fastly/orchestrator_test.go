@@ -7,23 +7,16 @@ import (
 	"time"
 
 	fastlyemu "github.com/imgpurge/imgpurge/internal/emulator/fastly"
+	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
 )
-
-// execute runs items through the service's orchestrator as one CDN layer.
-func execute(ctx context.Context, p purge.Provider, items []string) purge.LayerOutcome {
-	ds := &purge.Datastore{Name: "media", Layers: []purge.Layer{{Name: "edge", Kind: "fastly", Tier: 2, Provider: p}}}
-	plan := &purge.Plan{Datastore: "media", Steps: []purge.Step{{Layer: "edge", Kind: "fastly", Tier: 2, Items: items}}}
-	o := &purge.Orchestrator{Retry: purge.RetryPolicy{Base: time.Millisecond, MaxDelay: 5 * time.Millisecond}}
-	return o.Execute(ctx, ds, plan).Layers[0]
-}
 
 func TestOrchestratorRetriesOnlyTheFailedCall(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "max_keys_per_call: 2\nconcurrency: 1\n")
 	items := b.plan(t, purge.Target{ImageID: imageID, Renditions: renditions(6)})
 	b.emu.FailNext(fastlyemu.Fault{}, fastlyemu.Fault{Status: 503})
-	lo := execute(context.Background(), b.p, items)
+	lo := providertest.Execute(context.Background(), b.p, "fastly", items)
 	if lo.Status != purge.StatusSucceeded || lo.Attempts != 2 {
 		t.Fatalf("outcome %s after %d attempts (%v), want succeeded after 2", lo.Status, lo.Attempts, lo.Err)
 	}
@@ -40,7 +33,7 @@ func TestOrchestratorDoesNotWaitPastTheDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	lo := execute(ctx, b.p, b.plan(t, purge.Target{ImageID: imageID, All: true}))
+	lo := providertest.Execute(ctx, b.p, "fastly", b.plan(t, purge.Target{ImageID: imageID, All: true}))
 	if lo.Status != purge.StatusFailed || lo.Err == nil || lo.Err.Code != "HTTP429" || !lo.Err.Retryable {
 		t.Fatalf("outcome %s %+v, want a retryable HTTP429 failure for the journal", lo.Status, lo.Err)
 	}

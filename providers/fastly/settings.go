@@ -1,12 +1,11 @@
 package fastly
 
 import (
-	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 
 	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 )
 
 // Values of Settings.Mode.
@@ -83,77 +82,58 @@ type Settings struct {
 }
 
 func (s *Settings) applyDefaults() {
-	def := func(v *string, d string) {
-		if *v == "" {
-			*v = d
-		}
-	}
-	def(&s.BaseURL, BaseURLDefault)
-	def(&s.Mode, ModeDefault)
-	def(&s.KeyTemplate, KeyTemplateDefault)
-	def(&s.RenditionKeyTemplate, RenditionKeyTemplateDefault)
-	def(&s.PathTemplate, PathTemplateDefault)
-	if s.MaxKeysPerCall == 0 {
-		s.MaxKeysPerCall = MaxKeysPerCallDefault
-	}
-	if s.Concurrency == 0 {
-		s.Concurrency = ConcurrencyDefault
-	}
+	providerkit.Default(&s.BaseURL, BaseURLDefault)
+	providerkit.Default(&s.Mode, ModeDefault)
+	providerkit.Default(&s.KeyTemplate, KeyTemplateDefault)
+	providerkit.Default(&s.RenditionKeyTemplate, RenditionKeyTemplateDefault)
+	providerkit.Default(&s.PathTemplate, PathTemplateDefault)
+	providerkit.Default(&s.MaxKeysPerCall, MaxKeysPerCallDefault)
+	providerkit.Default(&s.Concurrency, ConcurrencyDefault)
 	s.BaseURL = strings.TrimRight(s.BaseURL, "/")
 }
 
 // validate returns every problem at once, each naming its field.
 func (s *Settings) validate(publicHosts []string) error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
-	}
+	var p providerkit.Problems
 	if s.ServiceID == "" {
-		add("service_id", "required")
+		p.Add("service_id", "required")
 	} else if strings.ContainsAny(s.ServiceID, "/?#% ") {
-		add("service_id", "%q is not a Fastly service id", s.ServiceID)
+		p.Add("service_id", "%q is not a Fastly service id", s.ServiceID)
 	}
 	if s.APIToken.Empty() {
-		add("api_token", "required")
+		p.Add("api_token", "required")
 	}
 	if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		add("base_url", "%q is not an http(s) URL", s.BaseURL)
+		p.Add("base_url", "%q is not an http(s) URL", s.BaseURL)
 	}
 	switch s.Mode {
 	case ModeKeys:
 		if err := checkKeyTemplate(s.KeyTemplate, false); err != nil {
-			add("key_template", "%v", err)
+			p.Add("key_template", "%v", err)
 		}
 		if err := checkKeyTemplate(s.RenditionKeyTemplate, true); err != nil {
-			add("rendition_key_template", "%v", err)
+			p.Add("rendition_key_template", "%v", err)
 		}
 	case ModeURLs:
-		if err := checkPathTemplate(s.PathTemplate); err != nil {
-			add("path_template", "%v", err)
+		if err := providerkit.CheckPathTemplate(s.PathTemplate, ""); err != nil {
+			p.Add("path_template", "%v", err)
 		}
 		if len(publicHosts) == 0 {
-			add("public_hosts", "mode urls needs the datastore's public hosts")
+			p.Add("public_hosts", "mode urls needs the datastore's public hosts")
 		}
 		for _, h := range publicHosts {
-			if err := checkHost(h); err != nil {
-				add("public_hosts", "%v", err)
+			if err := providerkit.CheckHost(h); err != nil {
+				p.Add("public_hosts", "%v", err)
 			}
 		}
 	default:
-		add("mode", "%q is not %q or %q", s.Mode, ModeKeys, ModeURLs)
+		p.Add("mode", "%q is not %q or %q", s.Mode, ModeKeys, ModeURLs)
 	}
 	if s.MaxKeysPerCall < 1 || s.MaxKeysPerCall > maxKeysPerCallLimit {
-		add("max_keys_per_call", "%d is outside 1..%d (Fastly's cap)", s.MaxKeysPerCall, maxKeysPerCallLimit)
+		p.Add("max_keys_per_call", "%d is outside 1..%d (Fastly's cap)", s.MaxKeysPerCall, maxKeysPerCallLimit)
 	}
 	if s.Concurrency < 1 || s.Concurrency > concurrencyLimit {
-		add("concurrency", "%d is outside 1..%d", s.Concurrency, concurrencyLimit)
+		p.Add("concurrency", "%d is outside 1..%d", s.Concurrency, concurrencyLimit)
 	}
-	return errors.Join(errs...)
-}
-
-func checkHost(h string) error {
-	if h == "" || strings.ContainsAny(h, "/?#@ \t") || strings.Contains(h, "://") {
-		return fmt.Errorf("%q is not a bare host name", h)
-	}
-	return nil
+	return p.Err()
 }

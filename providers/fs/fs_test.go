@@ -6,11 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/imgpurge/imgpurge/internal/config"
 	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
 	"github.com/imgpurge/imgpurge/providers/fs"
-	"go.yaml.in/yaml/v3"
 )
 
 func newFS(t *testing.T, root string, layout string) purge.Provider {
@@ -19,14 +17,11 @@ func newFS(t *testing.T, root string, layout string) purge.Provider {
 	if layout != "" {
 		doc += "layout: " + layout + "\n"
 	}
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
+	decode, err := providertest.Decoder(doc)
+	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := fs.New(context.Background(), purge.LayerSpec{
-		Layer:  "derivatives",
-		Decode: func(v any) error { return config.DecodeStrict(n.Content[0], v) },
-	})
+	p, err := fs.New(context.Background(), purge.LayerSpec{Layer: "derivatives", Decode: decode})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -115,11 +110,11 @@ func TestLayout(t *testing.T) {
 func TestBadSettings(t *testing.T) {
 	t.Parallel()
 	for _, doc := range []string{"layout: '{rendition}'\nroot: /tmp", "rooot: /tmp", "layout: '../{id}/{rendition}'\nroot: /tmp"} {
-		var n yaml.Node
-		_ = yaml.Unmarshal([]byte(doc), &n)
-		_, err := fs.New(context.Background(), purge.LayerSpec{
-			Decode: func(v any) error { return config.DecodeStrict(n.Content[0], v) },
-		})
+		decode, err := providertest.Decoder(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = fs.New(context.Background(), purge.LayerSpec{Decode: decode})
 		if err == nil {
 			t.Errorf("settings %q accepted", doc)
 		}

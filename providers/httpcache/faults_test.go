@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/imgpurge/imgpurge/internal/providertest"
 )
 
 const publicHost = "img.example.test"
@@ -115,7 +117,7 @@ func TestNodeFaults(t *testing.T) {
 			p := onNode(t, []string{publicHost}, "", node)
 			items := plan(t, p, imageA, renditions...)
 			res, err := p.Purge(context.Background(), items)
-			pe := asError(t, err)
+			pe := providertest.AsError(t, err)
 			if pe.Code != c.code || pe.Retryable != c.retryable || pe.RetryAfter != c.after {
 				t.Errorf("error = %s retryable=%v after=%v, want %s %v %v",
 					pe.Code, pe.Retryable, pe.RetryAfter, c.code, c.retryable, c.after)
@@ -148,7 +150,7 @@ func TestHangingNode(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("Purge returned after %v, long past the 200ms deadline", took)
 	}
-	pe := asError(t, err)
+	pe := providertest.AsError(t, err)
 	if pe.Code != "Timeout" || !pe.Retryable || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error = %v (code %s), want a retryable Timeout", err, pe.Code)
 	}
@@ -167,7 +169,7 @@ func TestOneNodeFails(t *testing.T) {
 	items := plan(t, p, imageA, "640x360.jpg", "1280x720.webp")
 
 	res, err := p.Purge(context.Background(), items)
-	pe := asError(t, err)
+	pe := providertest.AsError(t, err)
 	if pe.Code != "ConnectionRefused" || !strings.Contains(pe.Message, badNode) ||
 		strings.Contains(pe.Message, okNode) {
 		t.Errorf("error = %v, want ConnectionRefused naming only %s", err, badNode)
@@ -200,7 +202,7 @@ func TestMixedFailures(t *testing.T) {
 	_, refusing := fakeNode(t, 403, nil)
 	p := onNode(t, []string{publicHost}, "", down, refusing)
 	_, err := p.Purge(context.Background(), plan(t, p, imageA, "640x360.jpg"))
-	pe := asError(t, err)
+	pe := providertest.AsError(t, err)
 	if pe.Code != "HTTP403" || pe.Retryable || pe.RetryAfter != 2*time.Second {
 		t.Errorf("error = %s retryable=%v after=%v, want HTTP403, not retryable, 2s",
 			pe.Code, pe.Retryable, pe.RetryAfter)
@@ -220,7 +222,7 @@ func TestPartialItems(t *testing.T) {
 	}))
 	p := onNode(t, []string{publicHost}, "", srv.URL)
 	res, err := p.Purge(context.Background(), plan(t, p, imageA, "1280x720.webp", "640x360.jpg"))
-	if pe := asError(t, err); pe.Code != "HTTP502" {
+	if pe := providertest.AsError(t, err); pe.Code != "HTTP502" {
 		t.Errorf("code = %s", pe.Code)
 	}
 	if want := plan(t, p, imageA, "1280x720.webp"); !slices.Equal(res.Remaining, want) {
@@ -243,7 +245,7 @@ func TestCanceledMidFlight(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error = %v, want context.Canceled", err)
 	}
-	if pe := asError(t, err); pe.Code != "Canceled" {
+	if pe := providertest.AsError(t, err); pe.Code != "Canceled" {
 		t.Errorf("code = %s, want Canceled", pe.Code)
 	}
 	if len(res.Remaining) != 1 {
@@ -385,7 +387,7 @@ func TestBadItems(t *testing.T) {
 		"",
 	} {
 		res, err := p.Purge(context.Background(), []string{it})
-		if pe := asError(t, err); pe.Code != "BadItem" || pe.Retryable {
+		if pe := providertest.AsError(t, err); pe.Code != "BadItem" || pe.Retryable {
 			t.Errorf("item %q: %v, want a BadItem failure", it, err)
 		}
 		if len(res.Remaining) != 1 {

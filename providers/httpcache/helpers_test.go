@@ -2,7 +2,6 @@ package httpcache_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgpurge/imgpurge/internal/config"
 	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
 	"github.com/imgpurge/imgpurge/internal/testenv"
@@ -44,13 +42,12 @@ func build(hosts []string, settings map[string]any) (purge.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	var n yaml.Node
-	if err := yaml.Unmarshal(raw, &n); err != nil {
+	decode, err := providertest.Decoder(string(raw))
+	if err != nil {
 		return nil, err
 	}
 	return httpcache.New(context.Background(), purge.LayerSpec{
-		Datastore: "media", Layer: "origin", Tier: 1, PublicHosts: hosts,
-		Decode: func(v any) error { return config.DecodeStrict(n.Content[0], v) },
+		Datastore: "media", Layer: "origin", Tier: 1, PublicHosts: hosts, Decode: decode,
 	})
 }
 
@@ -70,15 +67,6 @@ func nodes(t *testing.T, res purge.Result) []httpcache.NodeResult {
 		t.Fatalf("Detail[nodes] = %#v", res.Detail["nodes"])
 	}
 	return n
-}
-
-func asError(t *testing.T, err error) *purge.Error {
-	t.Helper()
-	var pe *purge.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("error = %v (%T), want *purge.Error", err, err)
-	}
-	return pe
 }
 
 // newServer starts an httptest server on 127.0.0.1, closed when the test

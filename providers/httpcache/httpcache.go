@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 	"github.com/imgpurge/imgpurge/internal/purge"
 	"github.com/imgpurge/imgpurge/internal/telemetry"
 )
@@ -78,14 +79,9 @@ func newClient(concurrency int) *http.Client {
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 5 * time.Second,
 	}
-	return &http.Client{
-		// Purges carry the request's W3C trace context to the nodes.
-		Transport: telemetry.Transport(tr),
-		// A redirect would send the purge to a host nobody configured.
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+	// Purges carry the request's W3C trace context to the nodes. A
+	// redirect would send the purge to a host nobody configured.
+	return providerkit.NoRedirects(telemetry.Transport(tr))
 }
 
 // Close releases idle connections to the nodes.

@@ -70,28 +70,11 @@ func statusOutcome(it item, resp *http.Response) (bool, *purge.Error) {
 	e := &purge.Error{Code: "HTTP" + strconv.Itoa(c), Message: resp.Status + " for " + it.String()}
 	// 403 and 405 are a cache's ACL refusing this client, 3xx a redirect
 	// not followed: none changes on its own.
-	if c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c >= 500 {
+	if purge.RetryableStatus(c) {
 		e.Retryable = true
-		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		e.RetryAfter, _ = purge.RetryAfter(resp.Header, time.Now(), purge.RetryAfterMax)
 	}
 	return false, e
-}
-
-// maxRetryAfter bounds a Retry-After that would park a purge for days.
-const maxRetryAfter = time.Hour
-
-// retryAfter parses Retry-After in seconds or as an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		d = time.Duration(min(max(s, 0), int64(maxRetryAfter/time.Second))) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), maxRetryAfter)
 }
 
 // transportError names a failure to get any answer from a node.

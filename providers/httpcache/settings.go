@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 )
 
 // Methods of turning a target into items; see the package doc.
@@ -65,73 +66,56 @@ type Settings struct {
 }
 
 func (s *Settings) applyDefaults() {
-	if s.Method == "" {
-		s.Method = MethodDefault
-	}
-	if s.PathTemplate == "" {
-		s.PathTemplate = PathTemplateDefault
-	}
-	if s.PurgeMethod == "" {
-		s.PurgeMethod = PurgeMethodDefault
-	}
-	if s.PurgeLocation == "" {
-		s.PurgeLocation = PurgeLocationDefault
-	}
-	if s.XKeyImage == "" {
-		s.XKeyImage = XKeyImageDefault
-	}
-	if s.XKeyRendition == "" {
-		s.XKeyRendition = XKeyRenditionDefault
-	}
-	if s.Concurrency == 0 {
-		s.Concurrency = ConcurrencyDefault
-	}
+	providerkit.Default(&s.Method, MethodDefault)
+	providerkit.Default(&s.PathTemplate, PathTemplateDefault)
+	providerkit.Default(&s.PurgeMethod, PurgeMethodDefault)
+	providerkit.Default(&s.PurgeLocation, PurgeLocationDefault)
+	providerkit.Default(&s.XKeyImage, XKeyImageDefault)
+	providerkit.Default(&s.XKeyRendition, XKeyRenditionDefault)
+	providerkit.Default(&s.Concurrency, ConcurrencyDefault)
 }
 
 // validate returns every problem found, each naming its field.
 func (s *Settings) validate() error {
-	var errs []error
-	add := func(field, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, a...)))
-	}
+	var p providerkit.Problems
 	if len(s.Nodes) == 0 {
-		add("nodes", "at least one cache node is required")
+		p.Add("nodes", "at least one cache node is required")
 	}
 	for i, n := range s.Nodes {
 		if _, err := parseNode(n); err != nil {
-			add(fmt.Sprintf("nodes[%d]", i), "%v", err)
+			p.Add(fmt.Sprintf("nodes[%d]", i), "%v", err)
 		}
 	}
 	switch s.Method {
 	case MethodPurge, MethodBan, MethodXKey, MethodNginx:
 	default:
-		add("method", "must be purge, ban, xkey or nginx, not %q", s.Method)
+		p.Add("method", "must be purge, ban, xkey or nginx, not %q", s.Method)
 	}
 	if err := checkPathTemplate(s.PathTemplate); err != nil {
-		add("path_template", "%v", err)
+		p.Add("path_template", "%v", err)
 	}
 	if !tokenRE.MatchString(s.PurgeMethod) {
-		add("purge_method", "%q is not an HTTP method", s.PurgeMethod)
+		p.Add("purge_method", "%q is not an HTTP method", s.PurgeMethod)
 	}
 	if !strings.HasPrefix(s.PurgeLocation, "/") || strings.HasSuffix(s.PurgeLocation, "/") ||
 		!pathRE.MatchString(s.PurgeLocation) {
-		add("purge_location", `must start with "/", not end with one, and be a plain path`)
+		p.Add("purge_location", `must start with "/", not end with one, and be a plain path`)
 	}
 	if err := checkKeyTemplate(s.XKeyImage, false); err != nil {
-		add("xkey_image", "%v", err)
+		p.Add("xkey_image", "%v", err)
 	}
 	if err := checkKeyTemplate(s.XKeyRendition, true); err != nil {
-		add("xkey_rendition", "%v", err)
+		p.Add("xkey_rendition", "%v", err)
 	}
 	for name, v := range s.Headers {
 		if err := checkHeader(name, v.Reveal()); err != nil {
-			add("headers."+name, "%v", err)
+			p.Add("headers."+name, "%v", err)
 		}
 	}
 	if s.Concurrency < 1 {
-		add("concurrency", "must be at least 1")
+		p.Add("concurrency", "must be at least 1")
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 func parseNode(raw string) (*url.URL, error) {

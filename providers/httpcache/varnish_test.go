@@ -175,7 +175,7 @@ func testACL(t *testing.T, b *bed, method, code string) {
 	httpcache.DialFrom(p, "127.0.0.2")
 	items := plan(t, p, imageA, "640x360.jpg")
 	res, err := p.Purge(context.Background(), items)
-	pe := asError(t, err)
+	pe := providertest.AsError(t, err)
 	if pe.Code != code || pe.Retryable {
 		t.Errorf("error %q retryable=%v, want %s, not retryable", pe.Code, pe.Retryable, code)
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -30,7 +29,9 @@ func classify(ctx context.Context, op string, err error) error {
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
 		status = re.HTTPStatusCode()
-		pe.RetryAfter = retryAfter(re.Response.Header.Get("Retry-After"), time.Now())
+		// S3 itself sends no Retry-After; some compatible stores and
+		// proxies do.
+		pe.RetryAfter, _ = purge.RetryAfter(re.Response.Header, time.Now(), purge.RetryAfterMax)
 	}
 	var ae smithy.APIError
 	var se *smithyhttp.RequestSendError
@@ -53,7 +54,7 @@ func classify(ctx context.Context, op string, err error) error {
 		pe.Code, pe.Message = "ClientError", err.Error()
 	}
 	pe.Message = op + ": " + pe.Message
-	pe.Retryable = pe.Retryable || retryableStatus(status) || retryableCode(pe.Code) ||
+	pe.Retryable = pe.Retryable || purge.RetryableStatus(status) || retryableCode(pe.Code) ||
 		pe.Code == "Timeout" || pe.Code == "RequestSendError"
 	return pe
 }
@@ -72,12 +73,6 @@ func interrupted(ctx context.Context, err error) error {
 	return fmt.Errorf("s3: %w (%w)", ctx.Err(), err)
 }
 
-// retryableStatus: the store's side failed or asked us to slow down.
-func retryableStatus(status int) bool {
-	return status >= 500 || status == http.StatusTooManyRequests ||
-		status == http.StatusRequestTimeout
-}
-
 // retryableCode covers codes that mean "later" whatever their status,
 // including per-key codes inside a 200 DeleteObjects reply.
 func retryableCode(code string) bool {
@@ -94,20 +89,4 @@ func retryableCode(code string) bool {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-}
-
-// retryAfter reads a Retry-After header in seconds or as an HTTP date.
-// S3 itself does not send one; some S3-compatible stores and proxies do.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

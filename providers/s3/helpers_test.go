@@ -8,9 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"go.yaml.in/yaml/v3"
 
-	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
 )
 
@@ -31,17 +30,11 @@ func newProvider(t *testing.T, doc string) *Provider {
 }
 
 func build(doc string) (*Provider, error) {
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
+	decode, err := providertest.Decoder(doc)
+	if err != nil {
 		return nil, err
 	}
-	spec := purge.LayerSpec{Layer: "derivatives", Decode: func(v any) error {
-		if len(n.Content) == 0 {
-			return nil
-		}
-		return config.DecodeStrict(n.Content[0], v)
-	}}
-	p, err := New(context.Background(), spec)
+	p, err := New(context.Background(), purge.LayerSpec{Layer: "derivatives", Decode: decode})
 	if err != nil {
 		return nil, err
 	}

@@ -2,11 +2,10 @@ package s3
 
 import (
 	"errors"
-	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/providerkit"
 )
 
 // Defaults for Settings, applied when a field is left out.
@@ -87,58 +86,42 @@ type Settings struct {
 }
 
 func (s *Settings) applyDefaults() {
-	if s.Prefix == "" {
-		s.Prefix = PrefixDefault
-	}
-	if s.Region == "" {
-		s.Region = RegionDefault
-	}
-	if s.RequestChecksum == "" {
-		s.RequestChecksum = RequestChecksumDefault
-	}
-	if s.ContentMD5 == nil {
-		v := ContentMD5Default
-		s.ContentMD5 = &v
-	}
-	if s.MaxKeysPerBatch == 0 {
-		s.MaxKeysPerBatch = MaxKeysPerBatchDefault
-	}
-	if s.DeleteConcurrency == 0 {
-		s.DeleteConcurrency = DeleteConcurrencyDefault
-	}
+	providerkit.Default(&s.Prefix, PrefixDefault)
+	providerkit.Default(&s.Region, RegionDefault)
+	providerkit.Default(&s.RequestChecksum, RequestChecksumDefault)
+	providerkit.DefaultPtr(&s.ContentMD5, ContentMD5Default)
+	providerkit.Default(&s.MaxKeysPerBatch, MaxKeysPerBatchDefault)
+	providerkit.Default(&s.DeleteConcurrency, DeleteConcurrencyDefault)
 }
 
 // validate returns every problem at once, each naming its field.
 func (s *Settings) validate() error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
-	}
+	var p providerkit.Problems
 	if s.Bucket == "" {
-		add("bucket", "required")
+		p.Add("bucket", "required")
 	} else if strings.ContainsAny(s.Bucket, "/ ") {
-		add("bucket", "%q is not a bucket name", s.Bucket)
+		p.Add("bucket", "%q is not a bucket name", s.Bucket)
 	}
 	if err := checkPrefix(s.Prefix); err != nil {
-		add("prefix", "%v", err)
+		p.Add("prefix", "%v", err)
 	}
-	if err := checkEndpoint(s.Endpoint); err != nil {
-		add("endpoint", "%v", err)
+	if err := providerkit.CheckEndpoint(s.Endpoint); err != nil {
+		p.Add("endpoint", "%v", err)
 	}
-	if s.AccessKeyID.Empty() != s.SecretAccessKey.Empty() {
-		add("secret_access_key", "give access_key_id and secret_access_key together, or neither")
+	if err := providerkit.CheckAWSKeys(s.AccessKeyID, s.SecretAccessKey); err != nil {
+		p.Add("secret_access_key", "%v", err)
 	}
 	if s.RequestChecksum != ChecksumWhenSupported && s.RequestChecksum != ChecksumWhenRequired {
-		add("request_checksum", "must be %q or %q (got %q)",
+		p.Add("request_checksum", "must be %q or %q (got %q)",
 			ChecksumWhenSupported, ChecksumWhenRequired, s.RequestChecksum)
 	}
 	if s.MaxKeysPerBatch < 1 || s.MaxKeysPerBatch > maxKeysPerBatchLimit {
-		add("max_keys_per_batch", "must be between 1 and %d", maxKeysPerBatchLimit)
+		p.Add("max_keys_per_batch", "must be between 1 and %d", maxKeysPerBatchLimit)
 	}
 	if s.DeleteConcurrency < 1 || s.DeleteConcurrency > deleteConcurrencyLimit {
-		add("delete_concurrency", "must be between 1 and %d", deleteConcurrencyLimit)
+		p.Add("delete_concurrency", "must be between 1 and %d", deleteConcurrencyLimit)
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 func checkPrefix(p string) error {
@@ -156,23 +139,6 @@ func checkPrefix(p string) error {
 		if seg == "." || seg == ".." {
 			return errors.New(`must not contain "." or ".." segments`)
 		}
-	}
-	return nil
-}
-
-func checkEndpoint(e string) error {
-	if e == "" {
-		return nil
-	}
-	u, err := url.Parse(e)
-	if err != nil {
-		return errors.New("not a URL")
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http or https URL", u.Redacted())
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q must not carry credentials, a query or a fragment", u.Redacted())
 	}
 	return nil
 }

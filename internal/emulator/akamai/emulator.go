@@ -29,6 +29,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/imgpurge/imgpurge/internal/emulator/fault"
 )
 
 // Defaults for Options. The secret is a test value, never a real credential.
@@ -88,15 +90,14 @@ type object struct {
 // Emulator is a fake Fast Purge API. Its methods are safe for concurrent
 // use.
 type Emulator struct {
-	opts Options
+	opts   Options
+	faults fault.Queue[Fault, Call]
 
 	mu      sync.Mutex
 	calls   []Call
 	cache   map[string]map[string]*object // network → object key → object
 	buckets map[string]*bucket            // "requests", "url", "tag", "cpcode"
 	nonces  map[string]time.Time
-	next    []Fault
-	rules   []rule
 	ids     int
 }
 
@@ -191,14 +192,14 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Read past the limit so an oversized body is measured, not cut.
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	c := parseCall(r, body)
-	f := e.fault(c)
-	if !f.wait(r.Context()) {
+	f := e.takeFault(c)
+	if !fault.Wait(r.Context(), f.Delay, f.Hold) {
 		e.record(c, reply{})
 		return
 	}
 	if f.Drop {
 		e.record(c, reply{})
-		drop(w)
+		fault.Drop(w)
 		return
 	}
 	var rep reply

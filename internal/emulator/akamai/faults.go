@@ -1,11 +1,12 @@
 package akamai
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/imgpurge/imgpurge/internal/emulator/fault"
 )
 
 // Fault is a misbehaviour injected into one call. The zero Fault lets the
@@ -34,33 +35,18 @@ type Fault struct {
 	Malformed bool
 }
 
-type rule struct {
-	match func(Call) bool
-	fault Fault
-}
-
 // FailNext queues faults for the next calls, one per call in arrival order.
 // A zero Fault in the sequence lets its call through.
-func (e *Emulator) FailNext(faults ...Fault) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.next = append(e.next, faults...)
-}
+func (e *Emulator) FailNext(faults ...Fault) { e.faults.Next(faults...) }
 
 // FailWhen applies f to every later call for which match is true, after any
 // queued FailNext faults are used up.
 func (e *Emulator) FailWhen(match func(Call) bool, f Fault) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.rules = append(e.rules, rule{match, f})
+	e.faults.Add(fault.Rule[Fault, Call]{Match: match, Fault: f})
 }
 
 // ClearFaults drops queued and standing faults.
-func (e *Emulator) ClearFaults() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.next, e.rules = nil, nil
-}
+func (e *Emulator) ClearFaults() { e.faults.Clear() }
 
 // NamesAny matches calls whose body names any of objects. Fast Purge fails
 // a whole request when one of its objects fails, and so does this fault.
@@ -75,48 +61,12 @@ func NamesAny(objects ...string) func(Call) bool {
 	}
 }
 
-func (e *Emulator) fault(c Call) Fault {
-	e.mu.Lock()
-	var f Fault
-	if len(e.next) > 0 {
-		f, e.next = e.next[0], e.next[1:]
-	} else {
-		for _, r := range e.rules {
-			if r.match(c) {
-				f = r.fault
-				break
-			}
-		}
-	}
-	e.mu.Unlock()
-	if f.Arrived != nil {
-		select {
-		case f.Arrived <- struct{}{}:
-		default:
-		}
-	}
+// takeFault returns the fault for c, the zero Fault when there is none,
+// and signals its arrival.
+func (e *Emulator) takeFault(c Call) Fault {
+	f, _ := e.faults.Take(c)
+	fault.Arrive(f.Arrived)
 	return f
-}
-
-// wait observes Delay and Hold; false means the client left meanwhile.
-func (f Fault) wait(ctx context.Context) bool {
-	if f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return false
-		}
-	}
-	if f.Hold != nil {
-		select {
-		case <-f.Hold:
-		case <-ctx.Done():
-			return false
-		}
-	}
-	return true
 }
 
 func (e *Emulator) faultReply(f Fault, c Call) reply {
@@ -148,17 +98,4 @@ func (e *Emulator) faultReply(f Fault, c Call) reply {
 		rep.header.Set("Retry-After", strconv.Itoa(secs))
 	}
 	return rep
-}
-
-// drop closes the client's connection without writing an answer.
-func drop(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/imgpurge/imgpurge/internal/emulator/fault"
 )
 
 // Defaults of a zero Options.
@@ -93,13 +95,12 @@ type Call struct {
 // Emulator is the Cloudflare purge API. Use it as the handler of an
 // httptest server.
 type Emulator struct {
-	opts Options
+	opts   Options
+	faults fault.Queue[Fault, []string] // matched by the items a call names
 
 	mu     sync.Mutex
 	offset time.Duration
 	calls  []Call
-	queue  []Fault
-	always []Fault
 	cache  map[string]*object
 	bulk   *bucket
 	urls   *bucket
@@ -204,7 +205,7 @@ func (e *Emulator) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	req, perr := parseBody(body, e.opts.RefusedStatus)
 	call.Kind, call.Items = req.kind, req.items
-	if f := e.pickFault(req.items); f != nil && e.applyFault(w, r, call, f) {
+	if f, ok := e.faults.Take(req.items); ok && e.applyFault(w, r, call, &f) {
 		return
 	}
 	if aerr := e.admit(r, call.ZoneID); aerr != nil {
@@ -221,12 +222,6 @@ func (e *Emulator) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	e.purge(w, call, req)
 }
 
-func (e *Emulator) pickFault(items []string) *Fault {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.fault(items)
-}
-
 // applyFault plays f and reports whether it answered the call.
 func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, call *Call, f *Fault) bool {
 	call.Faulted = true
@@ -236,7 +231,7 @@ func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, call *Call
 	}
 	if f.Drop {
 		call.Dropped = true
-		drop(w)
+		fault.Drop(w)
 		return true
 	}
 	if !f.answers() {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/imgpurge/imgpurge/internal/emulator/fault"
 )
 
 // Fault is an answer the emulator gives instead of, or before, its own.
@@ -52,74 +54,28 @@ func (f *Fault) matches(items []string) bool {
 // queued fault that matches it. A zero Fault lets one call through
 // unchanged, so Enqueue(Fault{}, Fault{Status: 500}) fails the second call.
 func (e *Emulator) Enqueue(faults ...Fault) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.queue = append(e.queue, faults...)
+	e.faults.Enqueue(rules(faults)...)
 }
 
 // SetFaults replaces the faults applied to every call: a call gets the
 // first one that matches it, when no queued fault does. No arguments clear
 // them.
 func (e *Emulator) SetFaults(faults ...Fault) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.always = slices.Clone(faults)
+	e.faults.Set(rules(faults)...)
 }
 
-// fault picks the fault for a call naming items; e.mu is held.
-func (e *Emulator) fault(items []string) *Fault {
-	for i := range e.queue {
-		if e.queue[i].matches(items) {
-			f := e.queue[i]
-			e.queue = slices.Delete(e.queue, i, i+1)
-			return &f
-		}
+// rules pairs each fault with its own Items filter.
+func rules(faults []Fault) []fault.Rule[Fault, []string] {
+	out := make([]fault.Rule[Fault, []string], len(faults))
+	for i, f := range faults {
+		// f is this iteration's own copy, so each rule matches its fault.
+		out[i] = fault.Rule[Fault, []string]{Match: f.matches, Fault: f}
 	}
-	for i := range e.always {
-		if e.always[i].matches(items) {
-			f := e.always[i]
-			return &f
-		}
-	}
-	return nil
+	return out
 }
 
 // hold waits out a fault's delay or block; false means the client left.
 func (f *Fault) hold(r *http.Request) bool {
-	if f.Reached != nil {
-		select {
-		case f.Reached <- struct{}{}:
-		default:
-		}
-	}
-	if f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return false
-		}
-	}
-	if f.Block != nil {
-		select {
-		case <-f.Block:
-		case <-r.Context().Done():
-			return false
-		}
-	}
-	return true
-}
-
-// drop closes the client's connection without writing an answer.
-func drop(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
+	fault.Arrive(f.Reached)
+	return fault.Wait(r.Context(), f.Delay, f.Block)
 }

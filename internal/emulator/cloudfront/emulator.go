@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/imgpurge/imgpurge/internal/emulator/fault"
 )
 
 // Test credentials and distribution accepted when Options leaves them out.
@@ -84,13 +86,12 @@ type Emulator struct {
 	opts    Options
 	mux     *http.ServeMux
 	limiter *rate.Limiter
+	faults  fault.Queue[Fault, struct{}] // every call matches
 
 	mu      sync.Mutex
 	offset  time.Duration
 	dists   map[string]*distribution
 	calls   []Call
-	faults  []Fault
-	always  *Fault
 	failing map[string]string // path → error code
 }
 

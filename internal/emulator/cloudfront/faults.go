@@ -3,6 +3,8 @@ package cloudfront
 import (
 	"net/http"
 	"time"
+
+	"github.com/imgpurge/imgpurge/internal/emulator/fault"
 )
 
 // Fault changes how the emulator answers one CreateInvalidation call. The
@@ -56,18 +58,16 @@ const msgTooMany = "Processing your request will cause you to exceed the maximum
 
 // Enqueue adds faults for the next CreateInvalidation calls, one per call
 // in order; calls beyond the queue get the SetFault fault, if any.
-func (e *Emulator) Enqueue(faults ...Fault) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.faults = append(e.faults, faults...)
-}
+func (e *Emulator) Enqueue(faults ...Fault) { e.faults.Next(faults...) }
 
-// SetFault applies f to every CreateInvalidation call not served from the
-// Enqueue queue; nil clears it.
+// SetFault applies a copy of *f to every CreateInvalidation call not served
+// from the Enqueue queue; nil clears it.
 func (e *Emulator) SetFault(f *Fault) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.always = f
+	if f == nil {
+		e.faults.Set()
+		return
+	}
+	e.faults.Set(fault.Rule[Fault, struct{}]{Fault: *f})
 }
 
 // FailPaths makes every batch that holds one of paths fail with code, as if
@@ -87,58 +87,17 @@ func (e *Emulator) ClearFailPaths() {
 	clear(e.failing)
 }
 
+// nextFault returns the fault for the next call, the zero Fault when there
+// is none.
 func (e *Emulator) nextFault() Fault {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.faults) > 0 {
-		f := e.faults[0]
-		e.faults = e.faults[1:]
-		return f
-	}
-	if e.always != nil {
-		return *e.always
-	}
-	return Fault{}
+	f, _ := e.faults.Take(struct{}{})
+	return f
 }
 
 // wait holds the answer as the fault asks; false means the client left.
 func (f Fault) wait(r *http.Request) bool {
-	if f.Arrived != nil {
-		select {
-		case f.Arrived <- struct{}{}:
-		default:
-		}
-	}
-	if f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return false
-		}
-	}
-	if f.Block != nil {
-		select {
-		case <-f.Block:
-		case <-r.Context().Done():
-			return false
-		}
-	}
-	return true
-}
-
-// drop closes the client's connection without writing a response.
-func drop(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
+	fault.Arrive(f.Arrived)
+	return fault.Wait(r.Context(), f.Delay, f.Block)
 }
 
 func writeMalformed(w http.ResponseWriter, status int) {

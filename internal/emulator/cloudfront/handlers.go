@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
+
+	"github.com/imgpurge/imgpurge/internal/emulator/fault"
 )
 
 // maxBody bounds a request body: 3,000 paths of 4,000 bytes fit well within.
@@ -90,7 +92,7 @@ func (e *Emulator) create(w http.ResponseWriter, r *http.Request) {
 	case f.Drop:
 		call.Code = "Dropped"
 		record()
-		drop(w)
+		fault.Drop(w)
 	case f.Malformed:
 		call.Status = http.StatusCreated
 		record()
@@ -111,7 +113,7 @@ func (e *Emulator) answerFault(w http.ResponseWriter, r *http.Request, f Fault, 
 	case f.Drop:
 		call.Code = "Dropped"
 		record()
-		drop(w)
+		fault.Drop(w)
 		return true
 	case f.Malformed:
 		call.Status = cmp(f.Status, http.StatusInternalServerError)

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/imgpurge/imgpurge/internal/emulator/fault"
 )
 
 // Defaults for Options.
@@ -79,13 +81,12 @@ type object struct {
 
 // Emulator is a fake Fastly API. Its methods are safe for concurrent use.
 type Emulator struct {
-	opts Options
+	opts   Options
+	faults fault.Queue[Fault, Call]
 
 	mu      sync.Mutex
 	calls   []Call
 	objects map[string]*object // by host + path
-	next    []Fault
-	rules   []rule
 	ids     int
 	window  time.Time // start of the purge_all hour
 	used    int       // purge_all calls in that hour
@@ -166,14 +167,14 @@ func apiError(status int, msg, detail string) reply {
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	c := parseCall(r, body)
-	f := e.fault(c)
-	if !f.wait(r.Context()) {
+	f := e.takeFault(c)
+	if !fault.Wait(r.Context(), f.Delay, f.Hold) {
 		e.record(c, 0)
 		return
 	}
 	if f.Drop {
 		e.record(c, 0)
-		drop(w)
+		fault.Drop(w)
 		return
 	}
 	var rep reply
