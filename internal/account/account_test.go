@@ -2,6 +2,7 @@ package account_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -156,4 +157,92 @@ func TestLimiterFailsFastPastTheDeadline(t *testing.T) {
 	if len(rec.calls) != 1 {
 		t.Fatal("the limited call reached the provider")
 	}
+}
+
+// held is a provider whose call lasts until release is closed or its
+// context ends, and says which happened.
+type held struct {
+	started chan struct{}
+	release chan struct{}
+	ended   chan error
+}
+
+func newHeld() *held {
+	return &held{started: make(chan struct{}, 8), release: make(chan struct{}), ended: make(chan error, 8)}
+}
+
+func (h *held) Plan(t purge.Target) ([]string, error) { return t.Renditions, nil }
+
+func (h *held) Purge(ctx context.Context, items []string) (purge.Result, error) {
+	h.started <- struct{}{}
+	select {
+	case <-h.release:
+		h.ended <- nil
+		return purge.Result{}, nil
+	case <-ctx.Done():
+		h.ended <- ctx.Err()
+		return purge.Result{Remaining: items}, ctx.Err()
+	}
+}
+
+// TestCallStopsWhenEveryCallerLeaves: a merged call is canceled once no
+// caller waits for it, not left running to the latest deadline (case C11),
+// and keeps running while one caller still waits.
+func TestCallStopsWhenEveryCallerLeaves(t *testing.T) {
+	t.Parallel()
+	t.Run("AllLeave", func(t *testing.T) {
+		t.Parallel()
+		h := newHeld()
+		c := account.NewCoalescer(h, 0, 100)
+		deadline, cancelDeadline := context.WithTimeout(context.Background(), time.Hour)
+		defer cancelDeadline()
+		ctx, cancel := context.WithCancel(deadline)
+		errc := make(chan error, 1)
+		go func() { _, err := c.Purge(ctx, []string{"a"}); errc <- err }()
+		<-h.started
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("caller got %v", err)
+		}
+		select {
+		case err := <-h.ended:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("the call ended with %v, want canceled", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the call ran on after its only caller left")
+		}
+		// A new identical purge makes a call of its own.
+		go func() { _, _ = c.Purge(context.Background(), []string{"a"}) }()
+		<-h.started
+		close(h.release)
+		if err := <-h.ended; err != nil {
+			t.Fatalf("the second call ended with %v", err)
+		}
+	})
+	t.Run("OneStays", func(t *testing.T) {
+		t.Parallel()
+		h := newHeld()
+		c := account.NewCoalescer(h, 0, 100)
+		ctx, cancel := context.WithCancel(context.Background())
+		left := make(chan error, 1)
+		go func() { _, err := c.Purge(ctx, []string{"a"}); left <- err }()
+		<-h.started
+		stayed := make(chan error, 1)
+		go func() { _, err := c.Purge(context.Background(), []string{"a"}); stayed <- err }()
+		// The second caller shares the call in flight; the first leaves
+		// only once it has joined.
+		for c.Waiting([]string{"a"}) < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		<-left
+		close(h.release)
+		if err := <-stayed; err != nil {
+			t.Fatalf("the caller that stayed got %v", err)
+		}
+		if err := <-h.ended; err != nil {
+			t.Fatalf("the shared call ended with %v while a caller waited", err)
+		}
+	})
 }

@@ -57,6 +57,11 @@ type batch struct {
 	done     chan struct{}
 	res      purge.Result
 	err      error
+	// waiters counts the callers still waiting for the result; guarded by
+	// Coalescer.mu. When the last one leaves, ctx is canceled.
+	waiters int
+	ctx     context.Context
+	cancel  context.CancelFunc
 }
 
 // Plan implements purge.Provider.
@@ -77,16 +82,43 @@ func (c *Coalescer) Purge(ctx context.Context, items []string) (purge.Result, er
 	if !shared {
 		b = c.join(ctx, items)
 	}
+	b.waiters++
 	c.mu.Unlock()
 
 	select {
 	case <-b.done:
 	case <-ctx.Done():
-		// The merged call may still purge these items; reporting them as
-		// remaining only causes a harmless repeat.
+		// The merged call may still purge these items for the callers
+		// still waiting; reporting them as remaining only causes a harmless
+		// repeat.
+		c.leave(b)
 		return purge.Result{Remaining: items}, ctx.Err()
 	}
 	return share(b, items)
+}
+
+// leave is called by a caller that stopped waiting for b. Once none waits,
+// nobody needs b's answer: its call is canceled rather than left to run
+// until the latest deadline (a client that went away, case C11), and b is
+// taken out of reach so that a later purge makes a call of its own.
+func (c *Coalescer) leave(b *batch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b.waiters--; b.waiters > 0 {
+		return
+	}
+	for k, v := range c.inFlight {
+		if v == b {
+			delete(c.inFlight, k)
+		}
+	}
+	if c.open == b {
+		c.open = nil
+		if b.timer != nil {
+			b.timer.Stop()
+		}
+	}
+	b.cancel()
 }
 
 // join adds items to the open batch, or starts one, and returns it. Called
@@ -98,6 +130,7 @@ func (c *Coalescer) join(ctx context.Context, items []string) *batch {
 	b := c.open
 	if b == nil {
 		b = &batch{seen: map[string]bool{}, done: make(chan struct{})}
+		b.ctx, b.cancel = context.WithCancel(context.Background())
 		c.open = b
 		if c.window > 0 {
 			b.timer = time.AfterFunc(c.window, func() { c.flush(b) })
@@ -143,8 +176,9 @@ func (c *Coalescer) flushLocked() {
 
 func (c *Coalescer) send(b *batch) {
 	// The batch outlives any one caller: it runs until the latest deadline
-	// among them.
-	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	// among them, or until every one of them has left.
+	defer b.cancel()
+	ctx, cancel := b.ctx, context.CancelFunc(func() {})
 	if !b.deadline.IsZero() {
 		ctx, cancel = context.WithDeadline(ctx, b.deadline)
 	}

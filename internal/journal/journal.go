@@ -145,12 +145,15 @@ func (j *Journal) Stop(ctx context.Context) error {
 func (j *Journal) Ready(ctx context.Context) error { return j.st.db.PingContext(ctx) }
 
 // Record durably stores what outcome left undone and queues it. An
-// identical purge still pending absorbs it instead; its id is returned.
+// identical purge still pending absorbs it instead; its id is returned. A
+// provider that answered with Retry-After is not tried again before it has
+// passed: the first attempt is scheduled after the longest one (case C8).
 func (j *Journal) Record(ctx context.Context, out *purge.Outcome) (string, error) {
 	if open := j.joinable(ctx, out.Plan); open != nil {
 		return open.ID, nil
 	}
-	return j.insert(ctx, recordOf(out, StatePending))
+	_, wait := outcomeError(out)
+	return j.insert(ctx, recordOf(out, StatePending), wait)
 }
 
 // Enqueue stores a planned purge without running it, for asynchronous
@@ -159,7 +162,7 @@ func (j *Journal) Enqueue(ctx context.Context, plan *purge.Plan) (string, bool, 
 	if open := j.joinable(ctx, plan); open != nil {
 		return open.ID, true, nil
 	}
-	id, err := j.insert(ctx, recordOf(&purge.Outcome{Plan: plan, Layers: pendingLayers(plan)}, StatePending))
+	id, err := j.insert(ctx, recordOf(&purge.Outcome{Plan: plan, Layers: pendingLayers(plan)}, StatePending), 0)
 	return id, false, err
 }
 
@@ -182,7 +185,8 @@ func (j *Journal) joinable(ctx context.Context, plan *purge.Plan) *Purge {
 	return open
 }
 
-func (j *Journal) insert(ctx context.Context, p *Purge) (string, error) {
+// insert stores p and queues its job to run no sooner than wait from now.
+func (j *Journal) insert(ctx context.Context, p *Purge, wait time.Duration) (string, error) {
 	tx, err := j.st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return "", err
@@ -191,7 +195,13 @@ func (j *Journal) insert(ctx context.Context, p *Purge) (string, error) {
 	if err := j.st.insert(ctx, tx, p); err != nil {
 		return "", err
 	}
-	res, err := j.client.InsertTx(ctx, tx, Args{PurgeID: p.ID}, &river.InsertOpts{MaxAttempts: j.cfg.MaxAttempts})
+	opts := &river.InsertOpts{MaxAttempts: j.cfg.MaxAttempts}
+	if wait > 0 {
+		// A scheduled job becomes available when River's scheduler next
+		// looks, every few seconds: later than asked, never sooner.
+		opts.ScheduledAt = time.Now().Add(wait)
+	}
+	res, err := j.client.InsertTx(ctx, tx, Args{PurgeID: p.ID}, opts)
 	if err != nil {
 		return "", err
 	}

@@ -172,6 +172,34 @@ func TestRecordRetriesUntilDone(t *testing.T) {
 	}
 }
 
+// TestRecordWaitsOutRetryAfter: a provider that asked, with Retry-After,
+// for a pause is not called again by the journal before the pause is over
+// (case C8), though the journal's own backoff is shorter.
+func TestRecordWaitsOutRetryAfter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var retried atomic.Int64
+	b.edge.fail = func(n int) error {
+		if n == 1 {
+			return &purge.Error{Code: "HTTP429", Retryable: true, RetryAfter: time.Second}
+		}
+		retried.Store(time.Now().UnixNano())
+		return nil
+	}
+	j := b.open(t)
+	plan := b.plan(t, "0193a0e0-0000-7000-8000-000000000020", "a.jpg")
+	out := b.orch.Execute(context.Background(), b.ds, plan)
+	recorded := time.Now()
+	id, err := j.Record(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, j, id, journal.StateSucceeded)
+	if gap := time.Unix(0, retried.Load()).Sub(recorded); gap < time.Second {
+		t.Fatalf("the journal called the provider again %s after a Retry-After of 1s", gap)
+	}
+}
+
 func TestTierOrderHoldsInJournal(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -152,9 +152,11 @@ func (o *Orchestrator) runTier(ctx context.Context, ds *Datastore, plan *Plan, i
 	return ""
 }
 
-func (o *Orchestrator) runStep(ctx context.Context, plan *Plan, layer *Layer, step Step, lo LayerOutcome) LayerOutcome {
+func (o *Orchestrator) runStep(ctx context.Context, plan *Plan, layer *Layer, step Step,
+	lo LayerOutcome) (res LayerOutcome) {
 	start := time.Now()
-	defer func() { lo.Duration = time.Since(start) }()
+	// Set on the result, after "return lo" has copied lo into it.
+	defer func() { res.Duration = time.Since(start) }()
 	if layer == nil {
 		lo.Status = StatusFailed
 		lo.Err = &Error{Code: "UnknownLayer", Message: "layer is not configured"}

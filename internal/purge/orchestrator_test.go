@@ -361,3 +361,26 @@ type failingLister struct{ providerFunc }
 func (failingLister) List(context.Context, string) ([]string, error) {
 	return nil, &purge.Error{Code: "AccessDenied"}
 }
+
+// TestDurationIsReported: a layer's outcome says how long its step took,
+// retries and their waits included.
+func TestDurationIsReported(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	slow := func(context.Context, []string) (purge.Result, error) {
+		calls++
+		time.Sleep(20 * time.Millisecond)
+		if calls == 1 {
+			return purge.Result{}, &purge.Error{Code: "Throttling", Retryable: true}
+		}
+		return purge.Result{}, nil
+	}
+	b := setup(t, layer("edge", 2, slow), layer("store", 0, ok))
+	out := b.run(t, context.Background())
+	if !out.OK() {
+		t.Fatalf("outcome not ok: %+v", out.Layers)
+	}
+	if d := out.Layers[0].Duration; d < 40*time.Millisecond {
+		t.Fatalf("edge took two calls of 20ms but reports %s", d)
+	}
+}
