@@ -384,3 +384,18 @@ func TestDurationIsReported(t *testing.T) {
 		t.Fatalf("edge took two calls of 20ms but reports %s", d)
 	}
 }
+
+func TestPlanTellsListedEmptyFromUnknown(t *testing.T) {
+	t.Parallel()
+	sel, _ := selector.Parse("*")
+	withLister := &purge.Datastore{Name: "m", Layers: []purge.Layer{{Name: "s3", Provider: listing{providerFunc(ok), nil}}}}
+	plan, err := purge.NewPlan(context.Background(), "p", withLister, "img", sel)
+	if err != nil || !plan.Target.Listed || plan.Target.NamesUnknown() {
+		t.Fatalf("listed empty: %+v, %v", plan.Target, err)
+	}
+	edgeOnly := &purge.Datastore{Name: "e", Layers: []purge.Layer{{Name: "cdn", Provider: providerFunc(ok)}}}
+	plan, err = purge.NewPlan(context.Background(), "p", edgeOnly, "img", sel)
+	if err != nil || plan.Target.Listed || !plan.Target.NamesUnknown() {
+		t.Fatalf("no lister: %+v, %v", plan.Target, err)
+	}
+}

@@ -122,6 +122,7 @@ func resolveTarget(ctx context.Context, ds *Datastore, imageID string, sel Match
 	if err != nil {
 		return t, &PlanError{Layer: layer.Name, Kind: layer.Kind, Err: err}
 	}
+	t.Listed = true
 	for _, n := range names {
 		if sel.Match(n) {
 			t.Renditions = append(t.Renditions, n)

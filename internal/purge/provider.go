@@ -16,7 +16,16 @@ type Target struct {
 	// layer that can purge by prefix, wildcard or tag may do so instead of
 	// naming each rendition.
 	All bool
+	// Listed is true when Renditions come from a layer's listing. Then an
+	// empty list means the store holds no rendition of the image any more,
+	// and a layer that purges by name has nothing to do; when false, the
+	// names are unknown and such a layer cannot plan a whole-image purge.
+	Listed bool `json:"listed,omitempty"`
 }
+
+// NamesUnknown reports whether the target is every rendition of an image
+// whose rendition names nobody could list.
+func (t Target) NamesUnknown() bool { return t.All && !t.Listed && len(t.Renditions) == 0 }
 
 // Provider is the contract every layer implements. Providers do not retry:
 // they make one attempt and say, through *Error, whether another is worth it.

@@ -24,7 +24,7 @@ func (p *Provider) Plan(t purge.Target) ([]string, error) {
 		tags := providerkit.PlanKeys(t, p.set.TagTemplate, p.set.RenditionTagTemplate, maxTagLen)
 		return tags, nil
 	}
-	if t.All && len(t.Renditions) == 0 {
+	if t.NamesUnknown() {
 		return nil, ErrNeedsNames
 	}
 	// "*" is encoded too: Fast Purge would refuse it as a wildcard.

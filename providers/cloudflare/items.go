@@ -22,10 +22,12 @@ func (p *Provider) Plan(t purge.Target) ([]string, error) {
 			return p.hostNames(), nil
 		}
 	}
-	// Known limitation: in files mode a whole-image target with no rendition
-	// names (a datastore without a listing layer) plans nothing, because
-	// Cloudflare has no wildcard for URLs; such datastores use prefixes or
-	// tags mode.
+	if t.NamesUnknown() {
+		// Cloudflare has no wildcard for URLs: without a listing layer a
+		// whole-image purge needs prefixes or tags mode.
+		return nil, errors.New("files mode purges renditions by name, and no layer listed them; " +
+			"use mode prefixes or tags, or add a listing layer")
+	}
 	return p.files(t.ImageID, t.Renditions), nil
 }
 

@@ -60,7 +60,7 @@ func TestPlanModes(t *testing.T) {
 		want        []string
 	}{
 		{"FilesAll", "", all("a.jpg"), files},
-		{"FilesAllUnlisted", "", all(), []string{}},
+		{"FilesAllListedEmpty", "", purge.Target{ImageID: imageID, All: true, Listed: true}, []string{}},
 		{"PrefixesAll", "mode: prefixes", all("a.jpg"),
 			[]string{"img.example.test/image/" + imageID + "/", "images.example.test/image/" + imageID + "/"}},
 		{"PrefixesSome", "mode: prefixes", some, files},
@@ -87,6 +87,19 @@ func TestPlanModes(t *testing.T) {
 				t.Fatalf("Plan = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// Without a listing layer a whole-image purge has no names, and URLs have
+// no wildcard: files mode says so rather than purging nothing.
+func TestPlanFilesWithoutNames(t *testing.T) {
+	t.Parallel()
+	p, err := build(t, "http://127.0.0.1:1/client/v4", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Plan(all()); err == nil {
+		t.Fatal("files mode planned a whole-image purge without names")
 	}
 }
 

@@ -70,9 +70,10 @@ func (p *Provider) Plan(t purge.Target) ([]string, error) {
 	}
 	wildcard := base + "*"
 	if len(t.Renditions) == 0 {
-		if t.All {
+		if t.NamesUnknown() {
 			return []string{wildcard}, nil
 		}
+		// Nothing is selected, or the listing found nothing left to purge.
 		return nil, nil
 	}
 	if len(t.Renditions) > p.threshold {

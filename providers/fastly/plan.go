@@ -20,7 +20,7 @@ func (p *Provider) Plan(t purge.Target) ([]string, error) {
 		keys := providerkit.PlanKeys(t, p.set.KeyTemplate, p.set.RenditionKeyTemplate, maxKeyBytes)
 		return keys, nil
 	}
-	if t.All && len(t.Renditions) == 0 {
+	if t.NamesUnknown() {
 		return nil, ErrNeedsNames
 	}
 	// Fastly keys its cache by host and path: one scheme purges both.

@@ -32,7 +32,7 @@ func (p *Provider) Plan(t purge.Target) ([]string, error) {
 // planPurge names every rendition on every public host: PURGE cannot match
 // a prefix, and neither can Debian's nginx purge module.
 func (p *Provider) planPurge(t purge.Target) ([]string, error) {
-	if t.All && len(t.Renditions) == 0 {
+	if t.NamesUnknown() {
 		return nil, errors.New("method " + p.set.Method + " purges renditions by name, " +
 			"and no layer listed them; use method ban or xkey, or add a listing layer")
 	}
