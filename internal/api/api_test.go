@@ -276,6 +276,9 @@ func TestUnknownRoutesGetTheEnvelope(t *testing.T) {
 	checkFailure(t, b.do(t, "GET", "/nothing", "", nil), 404, "40420201")
 	r := b.do(t, "GET", "/image/"+imageID, b.token(t), nil)
 	checkFailure(t, r, 405, "40420201")
+	if allow := r.header.Values("Allow"); len(allow) != 1 || allow[0] != "DELETE" {
+		t.Errorf("Allow = %q, want DELETE", allow)
+	}
 	checkFailure(t, b.do(t, "POST", "/image/"+imageID+"/x.jpg", b.token(t), nil), 405, "40420201")
 	b.noProviderCalled(t)
 }

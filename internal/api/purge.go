@@ -240,7 +240,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, plan *purge.Pla
 	w.Header().Set("Preference-Applied", "respond-async")
 	envelope.Write(w, http.StatusAccepted, envelope.Success(map[string]any{
 		"purge_id": id, "joined": joined, "state": journal.StatePending,
-		"renditions": capped(plan.Target.Renditions),
+		"renditions": append([]string{}, capped(plan.Target.Renditions)...),
 	}))
 }
 

@@ -107,6 +107,17 @@ func (s *Server) routes() chi.Router {
 			envelope.CodeInvalidRequest, "no such route: "+r.Method+" "+r.URL.EscapedPath())
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		// HTTP requires a 405 to say which methods the route has; chi's own
+		// handler does, a replacement must look them up itself.
+		path := r.URL.RawPath
+		if path == "" {
+			path = r.URL.Path
+		}
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+			if s.router.Match(chi.NewRouteContext(), m, path) {
+				w.Header().Add("Allow", m)
+			}
+		}
 		envelope.Fail(w, http.StatusMethodNotAllowed, TrackingID(r.Context()),
 			envelope.CodeInvalidRequest, "method "+r.Method+" is not allowed on this route")
 	})
