@@ -19,6 +19,7 @@ import (
 
 	"github.com/imgpurge/imgpurge/internal/app"
 	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/testenv"
 )
 
 // instruction is one Dockerfile instruction, continuation lines joined.
@@ -169,28 +170,7 @@ func bootLocal(t *testing.T) string {
 	return serve(t, cfg)
 }
 
-func serve(t *testing.T, cfg *config.Config) string {
-	t.Helper()
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		a.Close()
-	})
-	return "http://" + ln.Addr().String()
-}
+func serve(t *testing.T, cfg *config.Config) string { return testenv.ServeConfig(t, cfg) }
 
 func getStatus(t *testing.T, url string) int {
 	t.Helper()

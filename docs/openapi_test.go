@@ -2,11 +2,9 @@ package docs_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,9 +20,9 @@ import (
 	"github.com/pb33f/libopenapi-validator/schema_validation"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
-	"github.com/imgpurge/imgpurge/internal/app"
 	"github.com/imgpurge/imgpurge/internal/auth"
 	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/testenv"
 )
 
 const imageID = "1e8a9135-5976-4de8-9c27-64cc33bf9baa"
@@ -155,28 +153,7 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-func serve(t *testing.T, cfg *config.Config) string {
-	t.Helper()
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		a.Close()
-	})
-	return "http://" + ln.Addr().String()
-}
+func serve(t *testing.T, cfg *config.Config) string { return testenv.ServeConfig(t, cfg) }
 
 // renditions puts rendition files of the test image on disk.
 func (s *service) renditions(t *testing.T, names ...string) {

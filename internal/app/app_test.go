@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,28 +39,7 @@ func localConfig(t *testing.T) (*config.Config, string) {
 	return cfg, dir
 }
 
-func serve(t *testing.T, cfg *config.Config) string {
-	t.Helper()
-	a, err := app.New(context.Background(), cfg, quiet())
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		a.Close()
-	})
-	return "http://" + ln.Addr().String()
-}
+func serve(t *testing.T, cfg *config.Config) string { return testenv.ServeConfig(t, cfg) }
 
 // TestWorkedExample follows the README: mint a dev token, put three
 // renditions on disk, purge one size, and see which files went.

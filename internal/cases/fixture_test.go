@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -213,24 +212,7 @@ func indent(lines []string, prefix string) string {
 }
 
 // serve runs a on a loopback port until the test ends.
-func (f *fixture) serve(t *testing.T, a *app.App) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		a.Close()
-	})
-	f.URL = "http://" + ln.Addr().String()
-}
+func (f *fixture) serve(t *testing.T, a *app.App) { f.URL = testenv.Serve(t, a) }
 
 // seed puts renditions of the case's image into the fake store.
 func (f *fixture) seed(names ...string) {

@@ -5,17 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/imgpurge/imgpurge/internal/app"
 	"github.com/imgpurge/imgpurge/internal/cli"
 	"github.com/imgpurge/imgpurge/internal/config"
 	"github.com/imgpurge/imgpurge/internal/testenv"
@@ -104,41 +100,7 @@ func setup(t *testing.T) *bundle {
 	return b
 }
 
-func serve(t *testing.T, cfg *config.Config) string {
-	t.Helper()
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		a.Close()
-	})
-	// Serve starts the journal before it answers; a test that ends before
-	// then would cancel the start.
-	url := "http://" + ln.Addr().String()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		resp, err := http.Get(url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return url
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("imgpurged did not answer: %v", err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+func serve(t *testing.T, cfg *config.Config) string { return testenv.ServeConfig(t, cfg) }
 
 // closedAddr returns a 127.0.0.1 address that was just free: connecting to
 // it is refused.
