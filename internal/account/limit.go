@@ -25,13 +25,17 @@ type Limited struct {
 // NewLimited wraps p with a bucket refilled at perSecond tokens a second,
 // holding at most burst. perCall is the provider's items per API call.
 func NewLimited(p purge.Provider, perSecond float64, burst, perCall int) *Limited {
-	if burst < 1 {
-		burst = 1
-	}
-	if perCall < 1 {
-		perCall = 1
-	}
-	return &Limited{inner: p, limiter: rate.NewLimiter(rate.Limit(perSecond), burst), perCall: perCall}
+	return Share(p, NewBucket(perSecond, burst), perCall)
+}
+
+// NewBucket is an account's token bucket, for Share.
+func NewBucket(perSecond float64, burst int) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
+}
+
+// Share holds p to a bucket other providers of the same account share.
+func Share(p purge.Provider, bucket *rate.Limiter, perCall int) *Limited {
+	return &Limited{inner: p, limiter: bucket, perCall: max(perCall, 1)}
 }
 
 // Plan implements purge.Provider.

@@ -487,3 +487,55 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.buf.String()
 }
+
+// TestEscapesAreDecodedOnce: a selector written as a%252A.jpg names the
+// rendition "a%2A.jpg" literally, never the glob a*.jpg.
+func TestEscapesAreDecodedOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.store.names = []string{"a%2A.jpg", "ab.jpg", "ac.jpg"}
+	for _, path := range []string{"/image/" + imageID + "/a%252A.jpg", "/image/" + imageID + "/a%252A.jpg?datastore=media"} {
+		r := b.do(t, "DELETE", path, b.token(t), nil)
+		if r.status != 200 {
+			t.Fatalf("status %d: %s", r.status, r.raw)
+		}
+		if got := strings.Join(r.env.Data.Renditions, ","); got != "a%2A.jpg" {
+			t.Fatalf("%s selected %q, want only the literal a%%2A.jpg", path, got)
+		}
+	}
+	// Without any escape that differs from the default, chi sees the
+	// decoded path: a%2A.jpg is the name a*.jpg, a glob, as written.
+	r := b.do(t, "DELETE", "/image/"+imageID+"/a%2A.jpg", b.token(t), nil)
+	if got := strings.Join(r.env.Data.Renditions, ","); got != "a%2A.jpg,ab.jpg,ac.jpg" {
+		t.Fatalf("a%%2A.jpg selected %q", got)
+	}
+}
+
+func TestTwoAuthorizationHeadersAreRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	req, _ := http.NewRequest("DELETE", b.srv.URL+"/image/"+imageID, nil)
+	req.Header.Add("Authorization", "Bearer "+b.token(t))
+	req.Header.Add("Authorization", "Bearer garbage")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_request") {
+		t.Fatalf("status %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	b.noProviderCalled(t)
+}
+
+func TestHeadOnProbes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Head(b.srv.URL + p)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("HEAD %s: %v %v", p, err, resp)
+		}
+		resp.Body.Close()
+	}
+}

@@ -93,14 +93,14 @@ func (s *Server) parse(r *http.Request, p *auth.Principal) (*request, *badReques
 		return nil, bad
 	}
 
-	id, err := url.PathUnescape(chi.URLParam(r, "id"))
+	id, err := pathParam(r, "id")
 	if err != nil {
 		return nil, invalid("image id is not properly escaped")
 	}
 	if err := ds.IDRule.Check(id); err != nil {
 		return nil, invalid("%v", err)
 	}
-	rawSel, err := url.PathUnescape(chi.URLParam(r, "*"))
+	rawSel, err := pathParam(r, "*")
 	if err != nil {
 		return nil, invalid("selector is not properly escaped")
 	}
@@ -109,6 +109,18 @@ func (s *Server) parse(r *http.Request, p *auth.Principal) (*request, *badReques
 		return nil, invalid("%v", err)
 	}
 	return &request{principal: p, ds: ds, imageID: id, sel: sel}, nil
+}
+
+// pathParam returns a path parameter decoded exactly once. chi routes on
+// the escaped path when the request's escaping differs from the default
+// one, and on the decoded path otherwise, so only the first needs decoding:
+// decoding twice would turn an escaped "%2A" into a glob.
+func pathParam(r *http.Request, name string) (string, error) {
+	v := chi.URLParam(r, name)
+	if r.URL.RawPath == "" {
+		return v, nil
+	}
+	return url.PathUnescape(v)
 }
 
 func (s *Server) resolveDatastore(name string, given bool, p *auth.Principal) (*Datastore, *badRequest) {

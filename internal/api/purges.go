@@ -26,6 +26,12 @@ type PurgeView struct {
 }
 
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		// Which one counts would be a guess; RFC 6750 calls it invalid.
+		s.refuseAuth(w, r, &auth.Error{Status: http.StatusUnauthorized, Code: auth.CodeInvalidRequest,
+			Description: "only one Authorization header may be sent"})
+		return nil, false
+	}
 	p, err := s.auth.Verify(r.Context(), r.Header.Get("Authorization"))
 	if err != nil {
 		s.refuseAuth(w, r, err)
@@ -58,9 +64,9 @@ func (s *Server) loadPurge(w http.ResponseWriter, r *http.Request) *journal.Purg
 		return nil
 	}
 	if ds := s.datastores[rec.Datastore]; ds == nil || !entitled(ds.Tenants, p.Tenants) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="imgpurge", error="insufficient_scope"`)
-		envelope.Fail(w, http.StatusForbidden, tid, envelope.CodeInvalidRequest,
-			"token is not entitled to this purge's datastore")
+		// The same answer as an unknown id, so purge ids of other tenants
+		// cannot be probed.
+		envelope.Fail(w, http.StatusNotFound, tid, envelope.CodeInvalidRequest, "no such purge")
 		return nil
 	}
 	return rec

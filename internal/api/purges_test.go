@@ -109,7 +109,7 @@ func TestPurgeStatusRefusals(t *testing.T) {
 	}{
 		"unknown id":     {"/purges/0193a0e0-0000-7000-8000-00000000dead", b.token(t), 404},
 		"malformed id":   {"/purges/not-a-uuid", b.token(t), 400},
-		"other tenant":   {loc, other, 403},
+		"other tenant":   {loc, other, 404},
 		"no token":       {loc, "", 401},
 		"bad since":      {"/purges?since=yesterday", b.token(t), 400},
 		"unknown filter": {"/purges?color=red", b.token(t), 400},

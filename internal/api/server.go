@@ -113,7 +113,7 @@ func (s *Server) routes() chi.Router {
 		if path == "" {
 			path = r.URL.Path
 		}
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete} {
 			if s.router.Match(chi.NewRouteContext(), m, path) {
 				w.Header().Add("Allow", m)
 			}
@@ -121,10 +121,13 @@ func (s *Server) routes() chi.Router {
 		envelope.Fail(w, http.StatusMethodNotAllowed, TrackingID(r.Context()),
 			envelope.CodeInvalidRequest, "method "+r.Method+" is not allowed on this route")
 	})
-	r.Get("/healthz", s.healthz)
-	r.Get("/readyz", s.readyz)
-	if s.metrics != nil {
-		r.Method(http.MethodGet, "/metrics", s.metrics)
+	// Probes and scrapers may use HEAD wherever GET works.
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		r.MethodFunc(m, "/healthz", s.healthz)
+		r.MethodFunc(m, "/readyz", s.readyz)
+		if s.metrics != nil {
+			r.Method(m, "/metrics", s.metrics)
+		}
 	}
 	r.Delete("/image/{id}", s.deleteImage)
 	r.Delete("/image/{id}/*", s.deleteImage)

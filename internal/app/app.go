@@ -4,6 +4,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +25,8 @@ import (
 	"github.com/imgpurge/imgpurge/internal/purge"
 	"github.com/imgpurge/imgpurge/internal/selector"
 	"github.com/imgpurge/imgpurge/internal/telemetry"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/time/rate"
 )
 
 // App is a configured imgpurged.
@@ -34,8 +38,10 @@ type App struct {
 	Metrics *telemetry.Metrics
 	Tracing *telemetry.Tracing
 	closers []io.Closer
-	// accounts holds the shared coalescer of each provider account.
-	accounts map[string]purge.Provider
+	// coalescers are shared by layers of one account with the same
+	// settings; buckets by every layer of one account.
+	coalescers map[string]*account.Coalescer
+	buckets    map[string]*rate.Limiter
 }
 
 // New builds the service. Every configuration problem that can be found
@@ -45,7 +51,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, er
 	if logger == nil {
 		logger = slog.Default()
 	}
-	a := &App{Config: cfg, Logger: logger, Metrics: telemetry.NewMetrics()}
+	a := &App{Config: cfg, Logger: logger, Metrics: telemetry.NewMetrics(),
+		coalescers: map[string]*account.Coalescer{}, buckets: map[string]*rate.Limiter{}}
 	var err error
 	a.Tracing, err = telemetry.NewTracing(ctx, cfg.Telemetry.OTLPEndpoint, cfg.Telemetry.ServiceName)
 	if err != nil {
@@ -142,23 +149,37 @@ func (a *App) shareAccount(lc config.Layer, p purge.Provider) purge.Provider {
 		return p
 	}
 	key := lc.Kind + "/" + b.Account()
-	shared, ok := a.accounts[key]
-	if !ok {
-		shared = p
-		if lc.RateLimit.PerSecond > 0 {
-			l := account.NewLimited(shared, lc.RateLimit.PerSecond, lc.RateLimit.Burst, b.MaxItemsPerCall())
-			l.OnWait = func(d time.Duration, refused bool) { a.Metrics.LimiterWaited(key, d, refused) }
-			shared = l
-		}
-		c := account.NewCoalescer(shared, lc.CoalesceWindow.D(), b.MaxItemsPerCall())
-		c.OnBatch = func(n int) { a.Metrics.BatchSent(key, n) }
-		shared = c
-		if a.accounts == nil {
-			a.accounts = map[string]purge.Provider{}
-		}
-		a.accounts[key] = shared
+	// Layers share a coalescer only when their settings are the same: the
+	// provider that sends a merged call sends it its own way (files or
+	// tags, its credentials), so items of a differently set layer would be
+	// sent as the wrong kind.
+	same := key + "/" + settingsFingerprint(lc)
+	if shared, ok := a.coalescers[same]; ok {
+		return accountLayer{Provider: p, shared: shared}
 	}
-	return accountLayer{Provider: p, shared: shared}
+	var shared purge.Provider = p
+	if lc.RateLimit.PerSecond > 0 {
+		// The bucket is the account's, whatever the layer's settings.
+		bucket, ok := a.buckets[key]
+		if !ok {
+			bucket = account.NewBucket(lc.RateLimit.PerSecond, lc.RateLimit.Burst)
+			a.buckets[key] = bucket
+		}
+		l := account.Share(shared, bucket, b.MaxItemsPerCall())
+		l.OnWait = func(d time.Duration, refused bool) { a.Metrics.LimiterWaited(key, d, refused) }
+		shared = l
+	}
+	c := account.NewCoalescer(shared, lc.CoalesceWindow.D(), b.MaxItemsPerCall())
+	c.OnBatch = func(n int) { a.Metrics.BatchSent(key, n) }
+	a.coalescers[same] = c
+	return accountLayer{Provider: p, shared: c}
+}
+
+// settingsFingerprint identifies a layer's provider settings.
+func settingsFingerprint(lc config.Layer) string {
+	raw, _ := yaml.Marshal(&lc.Settings)
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:8])
 }
 
 // accountLayer plans with its own layer's settings and purges through the

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,9 @@ import (
 	"github.com/imgpurge/imgpurge/internal/app"
 	"github.com/imgpurge/imgpurge/internal/auth"
 	"github.com/imgpurge/imgpurge/internal/config"
+	cfemu "github.com/imgpurge/imgpurge/internal/emulator/cloudflare"
 	emu "github.com/imgpurge/imgpurge/internal/emulator/cloudfront"
+	"github.com/imgpurge/imgpurge/internal/testenv"
 )
 
 // lockedBuffer collects logs written from many goroutines.
@@ -160,4 +163,66 @@ func grep(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestLayersOfOneZoneKeepTheirOwnMode: two datastores purge the same
+// Cloudflare zone, one by prefixes and one by tags. Each layer's items must
+// reach the emulator as its own kind, not the first layer's.
+func TestLayersOfOneZoneKeepTheirOwnMode(t *testing.T) {
+	e := cfemu.New(cfemu.Options{})
+	cf := httptest.NewServer(e)
+	defer cf.Close()
+	dir := t.TempDir()
+	layer := func(mode string) string {
+		return fmt.Sprintf(`
+      - name: cloudflare
+        kind: cloudflare
+        tier: 2
+        coalesce_window: 5ms
+        settings: {zone_id: %s, zone: example.test, api_token: %s, base_url: %s/client/v4, %s}`,
+			cfemu.DefaultZoneID, cfemu.DefaultToken, cf.URL, mode)
+	}
+	doc := fmt.Sprintf(`
+data_dir: %s
+auth: {mode: dev, audience: purge-api}
+datastores:
+  - name: shop
+    tenants: ["*"]
+    public_hosts: [shop.example.test]
+    layers:%s
+  - name: media
+    default: true
+    tenants: ["*"]
+    public_hosts: [img.example.test]
+    layers:%s
+`, dir, layer("mode: tags, tag_template: 'shop-img-{id}'"), layer("mode: prefixes"))
+	cfg, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := testenv.ServeConfig(t, cfg)
+	tok, _ := auth.MintDev(cfg.Auth, cfg.DataDir, "cms", []string{"any"}, time.Minute)
+	const id = "1e8a9135-5976-4de8-9c27-64cc33bf9baa"
+	for _, ds := range []string{"media", "shop"} {
+		req, _ := http.NewRequest("DELETE", base+"/image/"+id+"?datastore="+ds, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d", ds, resp.StatusCode)
+		}
+	}
+	got := map[string][]string{}
+	for _, c := range e.Calls() {
+		got[c.Kind] = append(got[c.Kind], c.Items...)
+	}
+	if want := []string{"img.example.test/image/" + id + "/"}; !slices.Equal(got["prefixes"], want) {
+		t.Errorf("prefixes = %q, want %q", got["prefixes"], want)
+	}
+	if want := []string{"shop-img-" + id}; !slices.Equal(got["tags"], want) {
+		t.Errorf("tags = %q, want %q", got["tags"], want)
+	}
 }

@@ -275,6 +275,10 @@ func (c *Config) Validate() error {
 	if c.Journal.MaxAttempts < 1 || c.Journal.Workers < 1 || c.Journal.RetryBase < 0 || c.Journal.JobTimeout < 0 {
 		add("journal", "max_attempts and workers must be at least 1, durations positive")
 	}
+	if db := c.Journal.DatabaseURL; db.From != "" && db.Empty() {
+		// An empty secret would quietly give each replica a private journal.
+		add("journal.database_url", "%s is set but empty", db.From)
+	}
 	if c.Journal.RescueAfter <= c.Journal.JobTimeout {
 		add("journal.rescue_after", "must be longer than journal.job_timeout")
 	}

@@ -96,3 +96,11 @@ func TestSecretMissingEnv(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestEmptyDatabaseURLSecret(t *testing.T) {
+	t.Setenv("IMGPURGE_TEST_EMPTY_DB", "")
+	_, err := config.Parse([]byte(valid + "journal:\n  database_url: ${IMGPURGE_TEST_EMPTY_DB}\n"))
+	if err == nil || !strings.Contains(err.Error(), "journal.database_url") {
+		t.Fatalf("err = %v", err)
+	}
+}

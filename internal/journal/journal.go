@@ -64,6 +64,7 @@ func Open(ctx context.Context, cfg config.Journal, dataDir string, resolve Resol
 	if err != nil {
 		return nil, fmt.Errorf("journal.database_url: %w", err)
 	}
+	logger.Info("journal database", slog.String("backend", st.describe()))
 	j := &Journal{cfg: cfg, st: st, resolve: resolve, orch: orch, log: logger,
 		audit: make(chan *Purge, 4096), stopAudit: make(chan struct{}), auditDone: make(chan struct{})}
 	if err := j.init(ctx); err != nil {

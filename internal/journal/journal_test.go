@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -375,5 +376,15 @@ func TestOnPostgres(t *testing.T) {
 	got, err := j2.List(context.Background(), journal.Query{Datastores: []string{"media"}, Since: time.Now().Add(-time.Hour)})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("List = %d, %v", len(got), err)
+	}
+}
+
+func TestUnknownDatabaseSchemeIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.cfg.DatabaseURL = config.NewSecret("postgress://u:s3cretpw@127.0.0.1/x")
+	_, err := journal.Open(context.Background(), b.cfg, b.dir, nil, b.orch, quiet())
+	if err == nil || !strings.Contains(err.Error(), "journal.database_url") || strings.Contains(err.Error(), "s3cretpw") {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -71,6 +72,15 @@ type Purge struct {
 type store struct {
 	db       *sql.DB
 	postgres bool
+	// where names the database for logs, without credentials.
+	where string
+}
+
+func (s *store) describe() string {
+	if s.postgres {
+		return "postgres " + s.where
+	}
+	return "sqlite " + s.where
 }
 
 const schema = `
@@ -97,13 +107,23 @@ CREATE INDEX IF NOT EXISTS imgpurge_purge_state ON imgpurge_purge (state, datast
 // openDB opens the journal database named by url: "" or a path or
 // sqlite:// URL for SQLite, postgres:// for PostgreSQL.
 func openDB(url, dataDir string) (*store, error) {
+	if scheme, _, ok := strings.Cut(url, "://"); ok && scheme != "postgres" && scheme != "postgresql" &&
+		scheme != "sqlite" {
+		// A mistyped scheme would otherwise become a file name.
+		return nil, fmt.Errorf("scheme %q is neither postgres:// nor sqlite://", scheme)
+	}
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
 		db, err := sql.Open("pgx", url)
 		if err != nil {
 			return nil, err
 		}
 		db.SetMaxOpenConns(20)
-		return &store{db: db, postgres: true}, nil
+		where := "(unparsable URL)"
+		if u, err := neturl.Parse(url); err == nil {
+			u.User = nil
+			where = u.Redacted()
+		}
+		return &store{db: db, postgres: true, where: where}, nil
 	}
 	path := strings.TrimPrefix(url, "sqlite://")
 	if path == "" {
@@ -119,7 +139,7 @@ func openDB(url, dataDir string) (*store, error) {
 	// SQLite has one writer; one connection avoids SQLITE_BUSY between
 	// River's queries and ours.
 	db.SetMaxOpenConns(1)
-	return &store{db: db}, nil
+	return &store{db: db, where: path}, nil
 }
 
 func (s *store) migrate(ctx context.Context) error {

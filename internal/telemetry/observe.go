@@ -90,6 +90,17 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		m.request(route, r.Method, sw.status, sw.code, time.Since(start))
+		m.request(route, methodLabel(r.Method), sw.status, sw.code, time.Since(start))
 	})
+}
+
+// methodLabel keeps the method label's values few: anyone can send any
+// method, and each new label value would be a new series.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
