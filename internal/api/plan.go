@@ -69,7 +69,8 @@ func (s *Server) planImage(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
-	plan, err := purge.NewPlan(ctx, "", &req.ds.Datastore, req.imageID, req.sel)
+	known := s.journal.PendingRenditions(ctx, req.ds.Name, req.imageID, req.sel.String())
+	plan, err := purge.NewPlan(ctx, "", &req.ds.Datastore, req.imageID, req.sel, known...)
 	if err != nil {
 		s.planFailed(w, r, err)
 		return

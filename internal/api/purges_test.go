@@ -133,3 +133,33 @@ func TestPurgeStatusRefusals(t *testing.T) {
 		t.Fatalf("listing for another tenant = %d: %s", code, resp.raw)
 	}
 }
+
+// TestRepeatOfAPendingPurgeKeepsItsRenditions: once a purge's derivatives
+// are gone but its edge step is still journaled, a new request for the same
+// image and selector must still name those renditions, or the caches would
+// keep them.
+func TestRepeatOfAPendingPurgeKeepsItsRenditions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.edge.purge = func(context.Context, []string) (purge.Result, error) {
+		return purge.Result{}, &purge.Error{Code: "HTTP503", Retryable: true}
+	}
+	r := b.do(t, "DELETE", "/image/"+imageID+"/640x360", b.token(t), nil)
+	checkFailure(t, r, 500, "40420290")
+	b.store.names = nil // the derivatives are gone now
+
+	req, _ := http.NewRequest("GET", b.srv.URL+"/plan/image/"+imageID+"/640x360", nil)
+	req.Header.Set("Authorization", "Bearer "+b.token(t))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct{ Renditions []string } `json:"data"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if got := strings.Join(body.Data.Renditions, ","); got != "640x360.jpg,640x360.webp" {
+		t.Fatalf("the repeat plans %q; the pending purge's renditions were lost", got)
+	}
+}

@@ -26,6 +26,7 @@ type Authenticator interface {
 type Journal interface {
 	purge.Journal
 	Enqueue(ctx context.Context, plan *purge.Plan) (id string, joined bool, err error)
+	PendingRenditions(ctx context.Context, datastore, imageID, selector string) []string
 	Audit(out *purge.Outcome)
 	Get(ctx context.Context, id string) (*journal.Purge, error)
 	List(ctx context.Context, q journal.Query) ([]*journal.Purge, error)

@@ -51,6 +51,43 @@ type Journal struct {
 	// Completed, when set, is told the time from a journaled purge's
 	// request to its last layer succeeding.
 	Completed func(time.Duration)
+
+	// open counts this process's unfinished purges by image and selector,
+	// so a request for an image with none asks the database nothing. On
+	// SQLite this process is the only writer, so the count is complete.
+	openMu sync.Mutex
+	open   map[string]int
+}
+
+// PendingRenditions returns the renditions that unfinished purges of the
+// same image and selector still cover. A new request adds them to its own
+// plan: their derivatives may already be gone, so the listing no longer
+// shows them, while caches may still hold them.
+func (j *Journal) PendingRenditions(ctx context.Context, datastore, imageID, selector string) []string {
+	if !j.st.postgres {
+		j.openMu.Lock()
+		n := j.open[openKey(datastore, imageID, selector)]
+		j.openMu.Unlock()
+		if n == 0 {
+			return nil
+		}
+	}
+	names, err := j.st.openRenditions(ctx, datastore, imageID, selector)
+	if err != nil {
+		j.log.LogAttrs(ctx, slog.LevelError, "journal query failed", slog.String("error", err.Error()))
+		return nil
+	}
+	return names
+}
+
+// track adjusts the count of unfinished purges of p's image and selector.
+func (j *Journal) track(p *Purge, delta int) {
+	j.openMu.Lock()
+	defer j.openMu.Unlock()
+	k := openKey(p.Datastore, p.ImageID, p.Selector)
+	if j.open[k] += delta; j.open[k] <= 0 {
+		delete(j.open, k)
+	}
 }
 
 // Stats reports the journal's depth, for metrics.
@@ -94,6 +131,9 @@ func (j *Journal) init(ctx context.Context) error {
 		return fmt.Errorf("journal migrations: %w", err)
 	}
 	if err := j.st.migrate(ctx); err != nil {
+		return err
+	}
+	if j.open, err = j.st.openKeys(ctx); err != nil {
 		return err
 	}
 
@@ -209,7 +249,11 @@ func (j *Journal) insert(ctx context.Context, p *Purge, wait time.Duration) (str
 	if err := j.st.setJob(ctx, tx, p.ID, res.Job.ID); err != nil {
 		return "", err
 	}
-	return p.ID, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return "", err
+	}
+	j.track(p, 1)
+	return p.ID, nil
 }
 
 // Audit records a purge that completed within its request. It does not
@@ -311,6 +355,9 @@ func (j *Journal) Retry(ctx context.Context, id string) (*Purge, error) {
 	}
 	if _, err := j.client.JobRetry(ctx, p.JobID); err != nil {
 		return nil, err
+	}
+	if p.State == StateDead {
+		j.track(p, 1)
 	}
 	p.State, p.UpdatedAt = StatePending, time.Now().UTC()
 	for i := range p.Layers {

@@ -239,6 +239,54 @@ func (s *store) findOpen(ctx context.Context, datastore, imageID, selector strin
 	return p, err
 }
 
+// openRenditions returns the renditions planned by unfinished purges of the
+// same image and selector.
+func (s *store) openRenditions(ctx context.Context, datastore, imageID, selector string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT plan FROM imgpurge_purge
+		WHERE state IN ('pending', 'running', 'failed') AND datastore = ? AND image_id = ? AND selector = ?`),
+		datastore, imageID, selector)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var raw string
+		var plan purge.Plan
+		if err := rows.Scan(&raw); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(raw), &plan); err != nil {
+			return nil, err
+		}
+		out = append(out, plan.Target.Renditions...)
+	}
+	return out, rows.Err()
+}
+
+// openKeys counts unfinished purges by datastore, image and selector.
+func (s *store) openKeys(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT datastore, image_id, selector FROM imgpurge_purge
+		WHERE state IN ('pending', 'running', 'failed')`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	keys := map[string]int{}
+	for rows.Next() {
+		var ds, img, sel string
+		if err := rows.Scan(&ds, &img, &sel); err != nil {
+			return nil, err
+		}
+		keys[openKey(ds, img, sel)]++
+	}
+	return keys, rows.Err()
+}
+
+func openKey(datastore, imageID, selector string) string {
+	return datastore + "\x00" + imageID + "\x00" + selector
+}
+
 // Query selects recorded purges.
 type Query struct {
 	Datastores []string

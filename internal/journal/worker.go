@@ -96,6 +96,9 @@ func (w *worker) finish(ctx context.Context, job *river.Job[Args], p *Purge, fai
 	if err := w.j.st.update(ctx, p); err != nil {
 		return err
 	}
+	if p.State == StateSucceeded || p.State == StateDead {
+		w.j.track(p, -1)
+	}
 	attrs := []slog.Attr{slog.String("tracking_id", p.TrackingID), slog.String("purge_id", p.ID),
 		slog.String("state", p.State), slog.Int("attempt", job.Attempt)}
 	if failure != nil {

@@ -124,23 +124,22 @@ func (o *Orchestrator) Execute(ctx context.Context, ds *Datastore, plan *Plan) *
 // runTier runs the steps at the given indexes and returns why later tiers
 // must wait, or "" when they may run.
 func (o *Orchestrator) runTier(ctx context.Context, ds *Datastore, plan *Plan, idx []int, out *Outcome) string {
-	// A plain Group, not WithContext: one layer's failure must not cancel the
-	// others, whose own outcomes are reported.
-	var g errgroup.Group
-	for _, i := range idx {
-		layer := ds.layer(plan.Steps[i].Layer)
-		g.Go(func() error {
-			// errgroup does not recover panics; a provider's panic must not
-			// take the process, and the other layers' outcomes, with it.
-			defer o.recoverStep(ctx, &out.Layers[i])
-			out.Layers[i] = o.runStep(ctx, plan, layer, plan.Steps[i], out.Layers[i])
-			if o.Observer != nil {
-				o.Observer.LayerDone(ctx, plan, out.Layers[i])
-			}
-			return nil
-		})
+	if len(idx) == 1 {
+		// A tier of one layer has nothing to run beside it: running it here
+		// spares a goroutine, and the stack it grows, on every purge.
+		o.runLayer(ctx, ds, plan, idx[0], out)
+	} else {
+		// A plain Group, not WithContext: one layer's failure must not
+		// cancel the others, whose own outcomes are reported.
+		var g errgroup.Group
+		for _, i := range idx {
+			g.Go(func() error {
+				o.runLayer(ctx, ds, plan, i, out)
+				return nil
+			})
+		}
+		_ = g.Wait()
 	}
-	_ = g.Wait()
 	if ctx.Err() != nil {
 		return pendingReason(ctx)
 	}
@@ -150,6 +149,17 @@ func (o *Orchestrator) runTier(ctx context.Context, ds *Datastore, plan *Plan, i
 		}
 	}
 	return ""
+}
+
+// runLayer runs step i of plan and records its outcome in out.
+func (o *Orchestrator) runLayer(ctx context.Context, ds *Datastore, plan *Plan, i int, out *Outcome) {
+	// A provider's panic must not take the process, and the other layers'
+	// outcomes, with it; errgroup does not recover panics.
+	defer o.recoverStep(ctx, &out.Layers[i])
+	out.Layers[i] = o.runStep(ctx, plan, ds.layer(plan.Steps[i].Layer), plan.Steps[i], out.Layers[i])
+	if o.Observer != nil {
+		o.Observer.LayerDone(ctx, plan, out.Layers[i])
+	}
 }
 
 func (o *Orchestrator) runStep(ctx context.Context, plan *Plan, layer *Layer, step Step,

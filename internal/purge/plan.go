@@ -78,11 +78,18 @@ func (e *PlanError) Error() string {
 func (e *PlanError) Unwrap() error { return e.Err }
 
 // NewPlan resolves a selector into concrete renditions, using the innermost
-// layer that can list them, and asks every layer for its items.
-func NewPlan(ctx context.Context, id string, ds *Datastore, imageID string, sel Matcher) (*Plan, error) {
+// layer that can list them, and asks every layer for its items. known adds
+// renditions the listing can no longer show, such as those of an identical
+// purge still pending, whose derivatives are already gone.
+func NewPlan(ctx context.Context, id string, ds *Datastore, imageID string, sel Matcher, known ...string) (*Plan, error) {
 	target, err := resolveTarget(ctx, ds, imageID, sel)
 	if err != nil {
 		return nil, err
+	}
+	if len(known) > 0 {
+		target.Renditions = append(target.Renditions, known...)
+		slices.Sort(target.Renditions)
+		target.Renditions = slices.Compact(target.Renditions)
 	}
 	plan := &Plan{
 		ID:        id,
