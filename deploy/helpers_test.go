@@ -18,8 +18,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/imgpurge/imgpurge/internal/app"
+	"github.com/imgpurge/imgpurge/internal/apptest"
 	"github.com/imgpurge/imgpurge/internal/config"
-	"github.com/imgpurge/imgpurge/internal/testenv"
 )
 
 // instruction is one Dockerfile instruction, continuation lines joined.
@@ -170,7 +170,7 @@ func bootLocal(t *testing.T) string {
 	return serve(t, cfg)
 }
 
-func serve(t *testing.T, cfg *config.Config) string { return testenv.ServeConfig(t, cfg) }
+func serve(t *testing.T, cfg *config.Config) string { return apptest.ServeConfig(t, cfg) }
 
 func getStatus(t *testing.T, url string) int {
 	t.Helper()

@@ -20,9 +20,9 @@ import (
 	"github.com/pb33f/libopenapi-validator/schema_validation"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
+	"github.com/imgpurge/imgpurge/internal/apptest"
 	"github.com/imgpurge/imgpurge/internal/auth"
 	"github.com/imgpurge/imgpurge/internal/config"
-	"github.com/imgpurge/imgpurge/internal/testenv"
 )
 
 const imageID = "1e8a9135-5976-4de8-9c27-64cc33bf9baa"
@@ -153,7 +153,7 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-func serve(t *testing.T, cfg *config.Config) string { return testenv.ServeConfig(t, cfg) }
+func serve(t *testing.T, cfg *config.Config) string { return apptest.ServeConfig(t, cfg) }
 
 // renditions puts rendition files of the test image on disk.
 func (s *service) renditions(t *testing.T, names ...string) {

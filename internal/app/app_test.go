@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/imgpurge/imgpurge/internal/app"
+	"github.com/imgpurge/imgpurge/internal/apptest"
 	"github.com/imgpurge/imgpurge/internal/auth"
 	"github.com/imgpurge/imgpurge/internal/config"
 	"github.com/imgpurge/imgpurge/internal/testenv"
@@ -39,7 +40,7 @@ func localConfig(t *testing.T) (*config.Config, string) {
 	return cfg, dir
 }
 
-func serve(t *testing.T, cfg *config.Config) string { return testenv.ServeConfig(t, cfg) }
+func serve(t *testing.T, cfg *config.Config) string { return apptest.ServeConfig(t, cfg) }
 
 // TestWorkedExample follows the README: mint a dev token, put three
 // renditions on disk, purge one size, and see which files went.

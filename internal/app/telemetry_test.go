@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/imgpurge/imgpurge/internal/app"
+	"github.com/imgpurge/imgpurge/internal/apptest"
 	"github.com/imgpurge/imgpurge/internal/auth"
 	"github.com/imgpurge/imgpurge/internal/config"
 	cfemu "github.com/imgpurge/imgpurge/internal/emulator/cloudflare"
 	emu "github.com/imgpurge/imgpurge/internal/emulator/cloudfront"
-	"github.com/imgpurge/imgpurge/internal/testenv"
 )
 
 // lockedBuffer collects logs written from many goroutines.
@@ -200,7 +200,7 @@ datastores:
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := testenv.ServeConfig(t, cfg)
+	base := apptest.ServeConfig(t, cfg)
 	tok, _ := auth.MintDev(cfg.Auth, cfg.DataDir, "cms", []string{"any"}, time.Minute)
 	const id = "1e8a9135-5976-4de8-9c27-64cc33bf9baa"
 	for _, ds := range []string{"media", "shop"} {

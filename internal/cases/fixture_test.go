@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/imgpurge/imgpurge/internal/app"
+	"github.com/imgpurge/imgpurge/internal/apptest"
 	"github.com/imgpurge/imgpurge/internal/config"
 	flareemu "github.com/imgpurge/imgpurge/internal/emulator/cloudflare"
 	frontemu "github.com/imgpurge/imgpurge/internal/emulator/cloudfront"
@@ -212,7 +213,7 @@ func indent(lines []string, prefix string) string {
 }
 
 // serve runs a on a loopback port until the test ends.
-func (f *fixture) serve(t *testing.T, a *app.App) { f.URL = testenv.Serve(t, a) }
+func (f *fixture) serve(t *testing.T, a *app.App) { f.URL = apptest.Serve(t, a) }
 
 // seed puts renditions of the case's image into the fake store.
 func (f *fixture) seed(names ...string) {

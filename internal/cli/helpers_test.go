@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imgpurge/imgpurge/internal/apptest"
 	"github.com/imgpurge/imgpurge/internal/cli"
 	"github.com/imgpurge/imgpurge/internal/config"
 	"github.com/imgpurge/imgpurge/internal/testenv"
@@ -100,7 +101,7 @@ func setup(t *testing.T) *bundle {
 	return b
 }
 
-func serve(t *testing.T, cfg *config.Config) string { return testenv.ServeConfig(t, cfg) }
+func serve(t *testing.T, cfg *config.Config) string { return apptest.ServeConfig(t, cfg) }
 
 // closedAddr returns a 127.0.0.1 address that was just free: connecting to
 // it is refused.

@@ -1,4 +1,5 @@
-package testenv
+// Package apptest runs the whole service in-process for tests.
+package apptest
 
 import (
 	"context"
