@@ -13,6 +13,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -132,13 +133,25 @@ func (a *App) buildProvider(ctx context.Context, dc config.Datastore, lc config.
 		Logger:  a.Logger.With(slog.String("layer", lc.Name)),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("settings.%w", err)
+		return nil, settingsError(err)
 	}
 	if c, ok := p.(io.Closer); ok {
 		a.closers = append(a.closers, c)
 	}
 	return a.shareAccount(lc, p), nil
 }
+
+// settingsError names the settings field a provider's error starts with
+// ("bucket: required" becomes "settings.bucket: required"); other errors,
+// such as a YAML line, follow "settings: ".
+func settingsError(err error) error {
+	if fieldPrefix.MatchString(err.Error()) {
+		return fmt.Errorf("settings.%w", err)
+	}
+	return fmt.Errorf("settings: %w", err)
+}
+
+var fieldPrefix = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\[[0-9]+\])?(\.[a-z_][a-z0-9_]*)*(\[[0-9]+\])?: `)
 
 // shareAccount puts a provider that batches items per API call behind its
 // account's rate limit and coalescer. Layers naming the same account share

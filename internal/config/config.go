@@ -7,8 +7,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -200,6 +204,9 @@ func Parse(raw []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the configuration is empty")
+		}
 		return nil, err
 	}
 	cfg.applyEnv()
@@ -265,6 +272,11 @@ func (c *Config) Validate() error {
 	}
 	if c.RequestTimeout < 0 {
 		add("request_timeout", "must be positive")
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		add("listen", "%q is not host:port", c.Listen)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		add("listen", "%q has no valid port", c.Listen)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -366,13 +378,38 @@ func DecodeStrict(n *yaml.Node, v any) error {
 	if n == nil || n.Kind == 0 {
 		return nil
 	}
+	// Decoding the node itself keeps the configuration file's line numbers
+	// in errors; it cannot refuse unknown fields, so a strict decode of a
+	// copy into a fresh value finds those.
+	if err := n.Decode(v); err != nil {
+		return err
+	}
 	raw, err := yaml.Marshal(n)
 	if err != nil {
 		return err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
-	return dec.Decode(v)
+	fresh := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+	if err := dec.Decode(fresh); err != nil {
+		if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
+			return fmt.Errorf("line %d: unknown setting %q", keyLine(n, m[1]), m[1])
+		}
+		return err
+	}
+	return nil
+}
+
+var unknownField = regexp.MustCompile(`field (\S+) not found in type`)
+
+// keyLine finds the line of a mapping key in n, for an error message.
+func keyLine(n *yaml.Node, key string) int {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i].Line
+		}
+	}
+	return n.Line
 }
 
 // Duration is a time.Duration written as "5s" or "250ms" in YAML.

@@ -104,3 +104,40 @@ func TestEmptyDatabaseURLSecret(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestSettingsErrorsKeepTheFileLine(t *testing.T) {
+	cfg, err := config.Parse([]byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Root  string          `yaml:"root"`
+		Token config.Secret   `yaml:"token"`
+		Wait  config.Duration `yaml:"wait"`
+	}
+	n := &cfg.Datastores[0].Layers[0].Settings
+	if err := config.DecodeStrict(n, &s); err != nil {
+		t.Fatalf("valid settings: %v", err)
+	}
+	doc := strings.Replace(valid, "settings: {root: /tmp/x}", "settings: {root: /tmp/x, rooot: y}", 1)
+	cfg, _ = config.Parse([]byte(doc))
+	err = config.DecodeStrict(&cfg.Datastores[0].Layers[0].Settings, &s)
+	if err == nil || !strings.Contains(err.Error(), `line 14: unknown setting "rooot"`) {
+		t.Fatalf("err = %v", err)
+	}
+	doc = strings.Replace(valid, "settings: {root: /tmp/x}", "settings: {root: /tmp/x, wait: soon}", 1)
+	cfg, _ = config.Parse([]byte(doc))
+	err = config.DecodeStrict(&cfg.Datastores[0].Layers[0].Settings, &s)
+	if err == nil || !strings.Contains(err.Error(), "line 14") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestListenAndEmptyFile(t *testing.T) {
+	if _, err := config.Parse([]byte(valid + "listen: 127.0.0.1:99999\n")); err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Errorf("bad port: %v", err)
+	}
+	if _, err := config.Parse(nil); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty: %v", err)
+	}
+}

@@ -43,7 +43,7 @@ func TestBadSettings(t *testing.T) {
 		{"concurrency", with("concurrency", -1), hosts},
 		{"public_hosts", with(), nil},
 		{"public_hosts", with("method", "ban"), nil},
-		{"field noddes not found", map[string]any{"noddes": []string{node}}, hosts},
+		{`unknown setting "noddes"`, map[string]any{"noddes": []string{node}}, hosts},
 	} {
 		_, err := build(c.hosts, c.settings)
 		if err == nil || !strings.Contains(err.Error(), c.field) {
