@@ -5,7 +5,7 @@ GO ?= go
 BIN := ./bin
 CONFIG ?= deploy/local/imgpurge.yaml
 
-.PHONY: build run test deps test-go vet fmt clean demo
+.PHONY: build run test deps test-go vet fmt clean demo bench
 
 build:
 	$(GO) build -o $(BIN)/imgpurged ./cmd/imgpurged
@@ -35,6 +35,17 @@ vet:
 demo: deps build
 	$(GO) build -o $(BIN)/imgpurge-demo ./cmd/imgpurge-demo
 	$(BIN)/imgpurge-demo -bin $(BIN) -repo .
+
+# bench measures imgpurge against its performance targets and a script's
+# way of purging, on this machine's loopback only, and writes the report to
+# docs/benchmarks.md (profiles and latencies go to var/bench). It
+# takes about 5 minutes on 2 cores; every load is bounded in count and time.
+bench: deps
+	$(GO) build -o $(BIN)/imgpurged ./cmd/imgpurged
+	$(GO) build -o $(BIN)/imgpurge-load ./cmd/imgpurge-load
+	$(GO) build -o $(BIN)/imgpurge-bench ./cmd/imgpurge-bench
+	$(BIN)/imgpurge-bench -imgpurged $(BIN)/imgpurged -load $(BIN)/imgpurge-load \
+		-out docs/benchmarks.md -artifacts var/bench
 
 clean:
 	rm -rf $(BIN)
