@@ -312,10 +312,8 @@ func (j *Journal) writeAudit(ctx context.Context, batch []*Purge) {
 			return err
 		}
 		defer func() { _ = tx.Rollback() }()
-		for _, p := range batch {
-			if err := j.st.insert(ctx, tx, p); err != nil {
-				return err
-			}
+		if err := j.st.insertMany(ctx, tx, batch); err != nil {
+			return err
 		}
 		return tx.Commit()
 	}()

@@ -176,21 +176,49 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+const insertSQL = `INSERT INTO imgpurge_purge
+	(id, datastore, image_id, selector, subject, tracking_id, state, attempts, created_at, updated_at, job_id, plan, layers)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func (s *store) insert(ctx context.Context, x execer, p *Purge) error {
-	plan, err := json.Marshal(p.Plan)
+	args, err := insertArgs(p)
 	if err != nil {
 		return err
+	}
+	_, err = x.ExecContext(ctx, s.q(insertSQL), args...)
+	return err
+}
+
+// insertMany writes a batch of records with one prepared statement.
+func (s *store) insertMany(ctx context.Context, tx *sql.Tx, batch []*Purge) error {
+	stmt, err := tx.PrepareContext(ctx, s.q(insertSQL))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, p := range batch {
+		args, err := insertArgs(p)
+		if err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertArgs(p *Purge) ([]any, error) {
+	plan, err := json.Marshal(p.Plan)
+	if err != nil {
+		return nil, err
 	}
 	layers, err := json.Marshal(p.Layers)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = x.ExecContext(ctx, s.q(`INSERT INTO imgpurge_purge
-		(id, datastore, image_id, selector, subject, tracking_id, state, attempts, created_at, updated_at, job_id, plan, layers)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		p.ID, p.Datastore, p.ImageID, p.Selector, p.Subject, p.TrackingID, p.State, p.Attempts,
-		p.CreatedAt.UnixMilli(), p.UpdatedAt.UnixMilli(), nullID(p.JobID), string(plan), string(layers))
-	return err
+	return []any{p.ID, p.Datastore, p.ImageID, p.Selector, p.Subject, p.TrackingID, p.State, p.Attempts,
+		p.CreatedAt.UnixMilli(), p.UpdatedAt.UnixMilli(), nullID(p.JobID), string(plan), string(layers)}, nil
 }
 
 func nullID(id int64) any {
