@@ -41,9 +41,12 @@ var oidcMessages = []struct{ fragment, description string }{
 // describe turns an error from oidc.IDTokenVerifier.Verify into a
 // description fit for the caller.
 func describe(err error) string {
-	if _, ok := errors.AsType[*oidc.TokenExpiredError](err); ok {
-		// A token without exp has a zero expiry and lands here too, which is
-		// what we want: a token that never expires is not accepted.
+	if te, ok := errors.AsType[*oidc.TokenExpiredError](err); ok {
+		// A token without exp has a zero expiry and lands here too: a token
+		// that never expires is not accepted, and the caller is told why.
+		if te.Expiry.IsZero() {
+			return "token has no expiry (exp)"
+		}
 		return descExpired
 	}
 	msg := err.Error()

@@ -97,7 +97,7 @@ func TestVerifyRejectsClaims(t *testing.T) {
 		{"missing issuer", func(c map[string]any) { delete(c, "iss") }, descIssuer},
 		{"expired", func(c map[string]any) { c["exp"] = time.Now().Add(-time.Minute).Unix() },
 			descExpired},
-		{"missing exp", func(c map[string]any) { delete(c, "exp") }, descExpired},
+		{"missing exp", func(c map[string]any) { delete(c, "exp") }, "token has no expiry (exp)"},
 		{"not yet valid", func(c map[string]any) { c["nbf"] = time.Now().Add(time.Hour).Unix() },
 			descNotYetValid},
 		{"exp of the wrong type", func(c map[string]any) { c["exp"] = "tomorrow" }, descMalformed},

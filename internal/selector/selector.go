@@ -143,8 +143,15 @@ func checkSegment(s string) error {
 		return errors.New("is a dot segment")
 	}
 	for _, c := range s {
-		if unicode.IsControl(c) || c == unicode.ReplacementChar {
+		switch {
+		case unicode.IsControl(c):
 			return errors.New("contains a control character")
+		case c == unicode.ReplacementChar:
+			return errors.New("contains U+FFFD, the mark of a character that could not be decoded")
+		case unicode.Is(unicode.Cf, c):
+			// Invisible formatting such as a right-to-left override would
+			// make a name read differently in logs than it is.
+			return errors.New("contains an invisible formatting character")
 		}
 	}
 	return nil

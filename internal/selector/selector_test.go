@@ -38,7 +38,7 @@ func TestMatch(t *testing.T) {
 func TestParseRefuses(t *testing.T) {
 	t.Parallel()
 	for _, sel := range []string{"a/b", `a\b`, "..", "../x.jpg", "x..jpg", ".", "[a-", "x\x00.jpg", "x\n.jpg",
-		strings.Repeat("a", 256), "\xff.jpg", "a\ufffd.jpg"} {
+		strings.Repeat("a", 256), "\xff.jpg", "a\ufffd.jpg", "gpj.\u202e640", "a\u200b.jpg"} {
 		if _, err := selector.Parse(sel); err == nil {
 			t.Errorf("Parse(%q) accepted", sel)
 		}
