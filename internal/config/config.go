@@ -92,8 +92,8 @@ type Journal struct {
 	// taken to have died with its replica and is run again elsewhere. It
 	// must exceed job_timeout. Default job_timeout + 30s.
 	RescueAfter Duration `yaml:"rescue_after"`
-	// Workers is how many journaled purges one replica runs at once.
-	// Default 4.
+	// Workers is how many journaled purges one replica runs at once. An
+	// attempt mostly waits on providers, so many fit on one core. Default 32.
 	Workers int `yaml:"workers"`
 	// PollInterval is how often a replica looks for due work. Default 1s.
 	PollInterval Duration `yaml:"poll_interval"`
@@ -108,7 +108,7 @@ const (
 	JournalRetryBaseDefault   = 5 * time.Second
 	JournalRetryMaxDefault    = 10 * time.Minute
 	JournalJobTimeoutDefault  = 2 * time.Minute
-	JournalWorkersDefault     = 4
+	JournalWorkersDefault     = 32
 	JournalPollDefault        = time.Second
 	AuditFlushDefault         = time.Second
 )

@@ -143,8 +143,10 @@ func (j *Journal) init(ctx context.Context) error {
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: j.cfg.Workers}},
 		Workers:           workers,
 		FetchPollInterval: j.cfg.PollInterval.D(),
-		FetchCooldown:     min(j.cfg.PollInterval.D(), 100*time.Millisecond),
-		JobTimeout:        j.cfg.JobTimeout.D(),
+		// A short cooldown lets a backlog drain at the workers' pace
+		// rather than one fetch of jobs per 100 ms.
+		FetchCooldown: min(j.cfg.PollInterval.D(), 20*time.Millisecond),
+		JobTimeout:    j.cfg.JobTimeout.D(),
 		// A replica killed mid-attempt leaves its job running; another
 		// replica, or this one restarted, takes it over after this long.
 		RescueStuckJobsAfter: max(j.cfg.RescueAfter.D(), j.cfg.JobTimeout.D()+time.Second),

@@ -65,7 +65,7 @@ type bundle struct {
 	cfg   config.Journal
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t testing.TB) *bundle {
 	t.Helper()
 	b := &bundle{dir: t.TempDir(), store: &layer{}, edge: &layer{}}
 	b.ds = &purge.Datastore{Name: "media", Layers: []purge.Layer{
@@ -83,7 +83,7 @@ func setup(t *testing.T) *bundle {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func (b *bundle) open(t *testing.T) *journal.Journal {
+func (b *bundle) open(t testing.TB) *journal.Journal {
 	t.Helper()
 	resolve := func(name string) *purge.Datastore {
 		if name == b.ds.Name {
@@ -102,7 +102,7 @@ func (b *bundle) open(t *testing.T) *journal.Journal {
 	return j
 }
 
-func (b *bundle) plan(t *testing.T, id string, renditions ...string) *purge.Plan {
+func (b *bundle) plan(t testing.TB, id string, renditions ...string) *purge.Plan {
 	t.Helper()
 	sel, _ := selector.Parse("*")
 	p, err := purge.NewPlan(context.Background(), id, b.ds, "1e8a9135-5976-4de8-9c27-64cc33bf9baa", sel)

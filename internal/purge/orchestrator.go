@@ -264,6 +264,9 @@ func classify(err error) *Error {
 	if errors.As(err, &pe) {
 		return pe
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Code: "Timeout", Message: err.Error(), Retryable: true, Err: err}
+	}
 	return &Error{Code: "ProviderError", Message: err.Error(), Retryable: true, Err: err}
 }
 
