@@ -121,6 +121,25 @@ func TestBulkJournaledFromStdin(t *testing.T) {
 	}
 }
 
+// TestBulkFileWithBOM: the byte order mark an editor may put first is not
+// part of the first id.
+func TestBulkFileWithBOM(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ids := bulkIDs(t, b.derivs, 2)
+	file := writeFile(t, b.dir, "ids.txt", "\ufeff"+ids[0]+"\n"+ids[1]+"\n")
+
+	o := run(t, b.env(nil), "", "purge", "--from", file).want(t, cli.ExitOK)
+	if !strings.Contains(o.stdout, "succeeded  2") {
+		t.Errorf("summary:\n%s", o.stdout)
+	}
+	for _, id := range ids {
+		if l := left(t, b.derivs, id); l != "" {
+			t.Errorf("%s left %s", id, l)
+		}
+	}
+}
+
 func TestBulkDryRun(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -14,6 +14,9 @@ import (
 // maxField bounds an id or a selector; imgpurged refuses longer ones anyway.
 const maxField = 255
 
+// utf8BOM is the byte order mark some editors put at the start of a file.
+const utf8BOM = "\ufeff"
+
 // entry is one line of a bulk file that names a purge, well formed or not.
 type entry struct {
 	line     int
@@ -44,6 +47,9 @@ func readEntries(from string, stdin io.Reader) ([]entry, error) {
 		r = f
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
+	if err := skipBOM(br); err != nil {
+		return nil, err
+	}
 	var out []entry
 	for n := 1; ; n++ {
 		line, err := br.ReadString('\n')
@@ -59,6 +65,21 @@ func readEntries(from string, stdin io.Reader) ([]entry, error) {
 			return nil, err
 		}
 	}
+}
+
+// skipBOM drops a UTF-8 byte order mark at the start of the input: editors
+// on Windows write one, and it would otherwise be read as part of the first
+// id, which then names no image.
+func skipBOM(br *bufio.Reader) error {
+	b, err := br.Peek(len(utf8BOM))
+	if string(b) == utf8BOM {
+		_, err = br.Discard(len(utf8BOM))
+		return err
+	}
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
 }
 
 // parseEntry reads one line; ok is false for a line to skip.

@@ -25,7 +25,8 @@ const (
 	// a bulk file was malformed or not run.
 	ExitFailed = 1
 	// ExitUsage: bad flags or arguments, missing credentials, an unreadable
-	// file, or a datastore the server does not know.
+	// file, a datastore the server does not know, or (journal commands) a
+	// purge id it does not know or a filter it refuses.
 	ExitUsage = 2
 	// ExitNoReach: the server or the token endpoint could not be reached,
 	// or refused the credentials (401, 403).

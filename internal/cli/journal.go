@@ -70,38 +70,64 @@ func (j *journalFlags) call(ctx context.Context, cl *client, name string, req re
 		if !j.json {
 			fmt.Fprintf(env.Stderr, "imgpurge %s: %s (tracking id %s)\n", name, r.problem(), r.trackingID)
 		}
-		return nil, r.exit(), false
+		return nil, journalExit(r), false
 	}
 	return r, ExitOK, true
+}
+
+// journalExit is the exit code of a journal command's failed reply. A 404
+// (no purge by that id that the caller may see) or a 400 (a filter the
+// server refuses) is the caller's input, not a purge that is pending or
+// failed: exit 1 would keep a script waiting on "status" polling forever.
+func journalExit(r *reply) int {
+	if r.status == http.StatusNotFound || r.status == http.StatusBadRequest {
+		return ExitUsage
+	}
+	return r.exit()
+}
+
+// record runs a command about one purge: it parses args for the purge id,
+// sends the request req builds for it and reads the purge it answers with.
+// It returns the purge, or nil and the exit code when it has answered.
+func (j *journalFlags) record(ctx context.Context, c *command, name string, args []string, env Env,
+	req func(id string) request) (*purgeRecord, int) {
+	pos, code := j.parse(c, name, args, env, 1)
+	if code >= 0 {
+		return nil, code
+	}
+	cl, code := j.connect(ctx, name, env)
+	if code >= 0 {
+		return nil, code
+	}
+	r, code, ok := j.call(ctx, cl, name, req(pos[0]), env)
+	if !ok {
+		return nil, code
+	}
+	var p purgeRecord
+	if err := json.Unmarshal(r.data, &p); err != nil {
+		fmt.Fprintf(env.Stderr, "imgpurge %s: unreadable answer: %v\n", name, err)
+		return nil, ExitFailed
+	}
+	return &p, ExitOK
 }
 
 func statusCommand(ctx context.Context, args []string, env Env) int {
 	c := newCommand("status", "status PURGE-ID [flags]",
 		"Shows a purge and each layer's state, attempts and last error. Exits 0 when\n"+
 			"the purge has succeeded, 1 while it is pending or running or after it\n"+
-			"failed or went dead, so a script can wait on it.\n",
+			"failed or went dead, so a script can wait on it; 2 when the server knows\n"+
+			"no such purge (or it is another tenant's).\n",
 		"  imgpurge status 0193a0e0-5b1c-7d2e-8f00-1234567890ab\n", env.Stderr)
 	var j journalFlags
 	j.register(c)
-	pos, code := j.parse(c, "status", args, env, 1)
-	if code >= 0 {
+	p, code := j.record(ctx, c, "status", args, env, func(id string) request {
+		return request{method: http.MethodGet, path: "/purges/" + id}
+	})
+	if p == nil {
 		return code
-	}
-	cl, code := j.connect(ctx, "status", env)
-	if code >= 0 {
-		return code
-	}
-	r, code, ok := j.call(ctx, cl, "status", request{method: http.MethodGet, path: "/purges/" + pos[0]}, env)
-	if !ok {
-		return code
-	}
-	var p purgeRecord
-	if err := json.Unmarshal(r.data, &p); err != nil {
-		fmt.Fprintf(env.Stderr, "imgpurge status: unreadable answer: %v\n", err)
-		return ExitFailed
 	}
 	if !j.json {
-		printRecord(env.Stdout, &p)
+		printRecord(env.Stdout, p)
 	}
 	if p.State != "succeeded" {
 		return ExitFailed
@@ -117,23 +143,11 @@ func retryCommand(ctx context.Context, args []string, env Env) int {
 		"  imgpurge jobs --dead\n  imgpurge retry 0193a0e0-5b1c-7d2e-8f00-1234567890ab\n", env.Stderr)
 	var j journalFlags
 	j.register(c)
-	pos, code := j.parse(c, "retry", args, env, 1)
-	if code >= 0 {
+	p, code := j.record(ctx, c, "retry", args, env, func(id string) request {
+		return request{method: http.MethodPost, path: "/purges/" + id + "/retry"}
+	})
+	if p == nil {
 		return code
-	}
-	cl, code := j.connect(ctx, "retry", env)
-	if code >= 0 {
-		return code
-	}
-	req := request{method: http.MethodPost, path: "/purges/" + pos[0] + "/retry"}
-	r, code, ok := j.call(ctx, cl, "retry", req, env)
-	if !ok {
-		return code
-	}
-	var p purgeRecord
-	if err := json.Unmarshal(r.data, &p); err != nil {
-		fmt.Fprintf(env.Stderr, "imgpurge retry: unreadable answer: %v\n", err)
-		return ExitFailed
 	}
 	if !j.json {
 		fmt.Fprintf(env.Stdout, "Purge %s is %s; follow it with: imgpurge status %s\n", p.ID, p.State, p.ID)
@@ -154,6 +168,18 @@ func (l *listFlags) register(c *command, since string) {
 	c.fs.StringVar(&l.datastore, "datastore", "", "only this datastore")
 	c.fs.IntVar(&l.limit, "limit", 100, "at most this many purges, newest first (1 to 1000)")
 	l.journalFlags.register(c)
+}
+
+// parse parses the arguments, which name no purge, and checks --limit. It
+// returns an exit code (>= 0) when it has already answered.
+func (l *listFlags) parse(c *command, name string, args []string, env Env) int {
+	if _, code := l.journalFlags.parse(c, name, args, env, 0); code >= 0 {
+		return code
+	}
+	if l.limit < 1 || l.limit > 1000 {
+		return usageError(env.Stderr, name, "--limit must be between 1 and 1000")
+	}
+	return -1
 }
 
 func (l *listFlags) query() url.Values {
@@ -194,11 +220,8 @@ func purgesCommand(ctx context.Context, args []string, env Env) int {
 	var l listFlags
 	c.fs.StringVar(&l.state, "state", "", "only purges in this state")
 	l.register(c, "")
-	if _, code := l.parse(c, "purges", args, env, 0); code >= 0 {
+	if code := l.parse(c, "purges", args, env); code >= 0 {
 		return code
-	}
-	if l.limit < 1 || l.limit > 1000 {
-		return usageError(env.Stderr, "purges", "--limit must be between 1 and 1000")
 	}
 	return l.list(ctx, "purges", env)
 }
@@ -213,12 +236,10 @@ func jobsCommand(ctx context.Context, args []string, env Env) int {
 	dead := c.fs.Bool("dead", false, "list dead purges (the same as --state dead)")
 	c.fs.StringVar(&l.state, "state", "", "list purges in this state: pending, running, failed or dead")
 	l.register(c, DeadSinceDefault.String())
-	if _, code := l.parse(c, "jobs", args, env, 0); code >= 0 {
+	if code := l.parse(c, "jobs", args, env); code >= 0 {
 		return code
 	}
 	switch {
-	case l.limit < 1 || l.limit > 1000:
-		return usageError(env.Stderr, "jobs", "--limit must be between 1 and 1000")
 	case *dead && l.state != "" && l.state != "dead":
 		return usageError(env.Stderr, "jobs", "--dead and --state %s contradict each other", l.state)
 	case *dead:

@@ -83,11 +83,13 @@ func TestJournalCommands(t *testing.T) {
 	// Its attempts run out again: it is dead once more.
 	waitState(t, env, id, "dead")
 
-	run(t, env, "", "status", "0193a0e0-0000-7000-8000-00000000dead").want(t, cli.ExitFailed)
-	run(t, env, "", "purges", "--since", "yesterday").want(t, cli.ExitFailed)
+	run(t, env, "", "status", "0193a0e0-0000-7000-8000-00000000dead").want(t, cli.ExitUsage)
+	run(t, env, "", "retry", "0193a0e0-0000-7000-8000-00000000dead").want(t, cli.ExitUsage)
+	run(t, env, "", "purges", "--since", "yesterday").want(t, cli.ExitUsage)
+	run(t, env, "", "jobs", "--state", "bogus").want(t, cli.ExitUsage)
 	other := b.env(map[string]string{"IMGPURGE_TOKEN": b.idp.Token(t, "rsa-1", map[string]any{"tenant": "media"})})
 	// Another tenant's purge is answered as if it did not exist.
-	run(t, other, "", "status", id).want(t, cli.ExitFailed)
+	run(t, other, "", "status", id).want(t, cli.ExitUsage)
 }
 
 func TestStatusOfASucceededPurge(t *testing.T) {

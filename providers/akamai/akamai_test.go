@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,22 +54,12 @@ func setup(t *testing.T, opts akamaiemu.Options, extra string, hosts ...string) 
 }
 
 func newProvider(doc string, hosts []string) (purge.Provider, error) {
-	decode, err := providertest.Decoder(doc)
-	if err != nil {
-		return nil, err
-	}
-	return akamai.New(context.Background(), purge.LayerSpec{
-		Datastore: "media", Layer: "akamai", Tier: 2, PublicHosts: hosts, Decode: decode,
-	})
+	return providertest.NewProvider(akamai.New, "akamai", doc, hosts)
 }
 
 func (b *bundle) plan(t *testing.T, tg purge.Target) []string {
 	t.Helper()
-	items, err := b.p.Plan(tg)
-	if err != nil {
-		t.Fatalf("Plan: %v", err)
-	}
-	return items
+	return providertest.Plan(t, b.p, tg)
 }
 
 func renditions(n int, suffix string) []string {
@@ -231,23 +220,6 @@ func TestWrongCredentialsFailTheSignature(t *testing.T) {
 	}
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestRateLimitFromBuckets(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -266,7 +238,7 @@ func TestRateLimitFromBuckets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{t: time.Now()}
+			clk := providertest.NewClock(time.Now())
 			b := setup(t, akamaiemu.Options{Limits: tt.limits, Now: clk.Now}, "", "img.example.test")
 			first := b.plan(t, purge.Target{ImageID: imageID, Renditions: renditions(8, "a")})
 			second := b.plan(t, purge.Target{ImageID: imageID, Renditions: renditions(8, "b")})

@@ -2,10 +2,10 @@ package akamai_test
 
 import (
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 
+	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
 	"github.com/imgpurge/imgpurge/providers/akamai"
 )
@@ -13,16 +13,13 @@ import (
 func TestPlanURLs(t *testing.T) {
 	t.Parallel()
 	b := setup(t, emptyOpts, "url_scheme: http\n", "img.example.test", "Images.Example.Test")
-	got := b.plan(t, purge.Target{ImageID: imageID, Renditions: []string{"640x360.jpg", "1280x720.webp"}})
-	want := []string{
+	tg := purge.Target{ImageID: imageID, Renditions: []string{"640x360.jpg", "1280x720.webp"}}
+	providertest.CheckPlan(t, b.p, tg, []string{
 		"http://img.example.test/image/" + imageID + "/640x360.jpg",
 		"http://images.example.test/image/" + imageID + "/640x360.jpg",
 		"http://img.example.test/image/" + imageID + "/1280x720.webp",
 		"http://images.example.test/image/" + imageID + "/1280x720.webp",
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("Plan = %q, want %q", got, want)
-	}
+	})
 	if _, err := b.p.Plan(purge.Target{ImageID: imageID, All: true}); !errors.Is(err, akamai.ErrNeedsNames) {
 		t.Errorf("Plan of every rendition with no names = %v, want ErrNeedsNames", err)
 	}
@@ -48,9 +45,7 @@ func TestPlanTags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := b.plan(t, tt.target); !slices.Equal(got, tt.want) {
-				t.Errorf("Plan = %q, want %q", got, tt.want)
-			}
+			providertest.CheckPlan(t, b.p, tt.target, tt.want)
 		})
 	}
 }

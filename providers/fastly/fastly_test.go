@@ -44,22 +44,12 @@ func setup(t *testing.T, extra string, hosts ...string) *bundle {
 }
 
 func newProvider(doc string, hosts []string) (purge.Provider, error) {
-	decode, err := providertest.Decoder(doc)
-	if err != nil {
-		return nil, err
-	}
-	return fastly.New(context.Background(), purge.LayerSpec{
-		Datastore: "media", Layer: "fastly", Tier: 2, PublicHosts: hosts, Decode: decode,
-	})
+	return providertest.NewProvider(fastly.New, "fastly", doc, hosts)
 }
 
 func (b *bundle) plan(t *testing.T, tg purge.Target) []string {
 	t.Helper()
-	items, err := b.p.Plan(tg)
-	if err != nil {
-		t.Fatalf("Plan: %v", err)
-	}
-	return items
+	return providertest.Plan(t, b.p, tg)
 }
 
 // seed caches renditions on every public host, tagged as the package doc

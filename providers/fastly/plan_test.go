@@ -2,10 +2,10 @@ package fastly_test
 
 import (
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 
+	"github.com/imgpurge/imgpurge/internal/providertest"
 	"github.com/imgpurge/imgpurge/internal/purge"
 	"github.com/imgpurge/imgpurge/providers/fastly"
 )
@@ -32,10 +32,7 @@ func TestPlanKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := b.plan(t, tt.target)
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("Plan = %q, want %q", got, tt.want)
-			}
+			providertest.CheckPlan(t, b.p, tt.target, tt.want)
 		})
 	}
 }
@@ -43,25 +40,20 @@ func TestPlanKeys(t *testing.T) {
 func TestPlanKeyTemplates(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "key_template: \"img:{id}\"\nrendition_key_template: \"img:{id}:{rendition}\"\n")
-	got := b.plan(t, purge.Target{ImageID: imageID, Renditions: []string{"a b.jpg"}})
-	if want := []string{"img:" + imageID + ":a%20b.jpg"}; !slices.Equal(got, want) {
-		t.Errorf("Plan = %q, want %q", got, want)
-	}
+	providertest.CheckPlan(t, b.p, purge.Target{ImageID: imageID, Renditions: []string{"a b.jpg"}},
+		[]string{"img:" + imageID + ":a%20b.jpg"})
 }
 
 func TestPlanURLs(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "mode: urls\npath_template: /v1/{id}/r/{rendition}\n", "img.example.test", "IMAGES.example.test")
-	got := b.plan(t, purge.Target{ImageID: imageID, Renditions: []string{"640x360.jpg", "1280x720.webp"}})
-	want := []string{
+	tg := purge.Target{ImageID: imageID, Renditions: []string{"640x360.jpg", "1280x720.webp"}}
+	providertest.CheckPlan(t, b.p, tg, []string{
 		"https://img.example.test/v1/" + imageID + "/r/640x360.jpg",
 		"https://images.example.test/v1/" + imageID + "/r/640x360.jpg",
 		"https://img.example.test/v1/" + imageID + "/r/1280x720.webp",
 		"https://images.example.test/v1/" + imageID + "/r/1280x720.webp",
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("Plan = %q, want %q", got, want)
-	}
+	})
 	if _, err := b.p.Plan(purge.Target{ImageID: imageID, All: true}); !errors.Is(err, fastly.ErrNeedsNames) {
 		t.Errorf("Plan of every rendition with no names = %v, want ErrNeedsNames", err)
 	}

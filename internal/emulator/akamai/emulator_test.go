@@ -10,40 +10,23 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/imgpurge/imgpurge/internal/emulator/akamai"
+	"github.com/imgpurge/imgpurge/internal/providertest"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type fixture struct {
 	emu *akamai.Emulator
 	srv *httptest.Server
-	clk *clock
+	clk *providertest.Clock
 }
 
 func setup(t *testing.T, opts akamai.Options) *fixture {
 	t.Helper()
-	clk := &clock{t: time.Now()}
+	clk := providertest.NewClock(time.Now())
 	if opts.Now == nil {
 		opts.Now = clk.Now
 	}

@@ -183,12 +183,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		rep = e.handle(r, &c)
 	}
-	if len(f.Header) > 0 && rep.header == nil {
-		rep.header = http.Header{}
-	}
-	for k, v := range f.Header {
-		rep.header[k] = v
-	}
+	rep.header = fault.AddHeader(rep.header, f.Header)
 	e.record(c, rep.status)
 	write(w, rep, f.Malformed)
 }

@@ -8,29 +8,12 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/imgpurge/imgpurge/internal/emulator/fastly"
+	"github.com/imgpurge/imgpurge/internal/providertest"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func setup(t *testing.T, opts fastly.Options) (*fastly.Emulator, *httptest.Server) {
 	t.Helper()
@@ -141,7 +124,7 @@ func TestAuthAndRoutes(t *testing.T) {
 
 func TestPurgeAllHourlyBucket(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 5, 1, 10, 59, 0, 0, time.UTC)}
+	clk := providertest.NewClock(time.Date(2026, 5, 1, 10, 59, 0, 0, time.UTC))
 	emu, srv := setup(t, fastly.Options{PurgeAllPerHour: 2, Now: clk.Now})
 	emu.Seed("h", "/x")
 	u := srv.URL + "/service/" + fastly.ServiceIDDefault + "/purge_all"
