@@ -47,7 +47,8 @@ func (d *demo) show(ctx context.Context) error {
 	d.step("Purging size " + selector + " of image " + short(id) + " with the command line")
 	cmd := exec.CommandContext(ctx, filepath.Join(d.opts.Bin, "imgpurge"), "purge", id, selector)
 	cmd.Env = append(os.Environ(), "IMGPURGE_URL="+d.apiURL, "IMGPURGE_TOKEN="+d.token)
-	cmd.Stdout, cmd.Stderr = indent{d.opts.Out}, indent{d.opts.Out}
+	out := &indent{w: d.opts.Out}
+	cmd.Stdout, cmd.Stderr = out, out
 	d.say("   $ imgpurge purge %s %s", id, selector)
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("check failed: imgpurge purge: %w", err)
@@ -174,15 +175,24 @@ func sorted(s []string) []string {
 
 func short(id string) string { return id[:8] + "…" }
 
-// indent prefixes the command line's output so it reads as part of a step.
-type indent struct{ w io.Writer }
+// indent prefixes each line of the command line's output, so it reads as
+// part of a step. Writes may end mid-line; the prefix goes only where a
+// line starts.
+type indent struct {
+	w   io.Writer
+	mid bool
+}
 
-func (i indent) Write(p []byte) (int, error) {
-	lines := strings.SplitAfter(string(p), "\n")
-	for _, l := range lines {
-		if l != "" {
-			fmt.Fprint(i.w, "   | "+l)
+func (i *indent) Write(p []byte) (int, error) {
+	for _, l := range strings.SplitAfter(string(p), "\n") {
+		if l == "" {
+			continue
 		}
+		if !i.mid {
+			fmt.Fprint(i.w, "   | ")
+		}
+		fmt.Fprint(i.w, l)
+		i.mid = !strings.HasSuffix(l, "\n")
 	}
 	return len(p), nil
 }
