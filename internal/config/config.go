@@ -291,6 +291,11 @@ func (c *Config) Validate() error {
 		// An empty secret would quietly give each replica a private journal.
 		add("journal.database_url", "%s is set but empty", db.From)
 	}
+	if scheme, _, ok := strings.Cut(c.Journal.DatabaseURL.Reveal(), "://"); ok &&
+		scheme != "postgres" && scheme != "postgresql" && scheme != "sqlite" {
+		// Checked here too, so nothing is created before a typo is refused.
+		add("journal.database_url", "scheme %q is neither postgres:// nor sqlite://", scheme)
+	}
 	if c.Journal.RescueAfter <= c.Journal.JobTimeout {
 		add("journal.rescue_after", "must be longer than journal.job_timeout")
 	}

@@ -141,3 +141,11 @@ func TestListenAndEmptyFile(t *testing.T) {
 		t.Errorf("empty: %v", err)
 	}
 }
+
+func TestDatabaseURLScheme(t *testing.T) {
+	t.Setenv("IMGPURGE_DATABASE_URL", "postgress://u:s3cretpw@127.0.0.1/x")
+	_, err := config.Parse([]byte(valid))
+	if err == nil || !strings.Contains(err.Error(), "journal.database_url") || strings.Contains(err.Error(), "s3cretpw") {
+		t.Fatalf("err = %v", err)
+	}
+}
