@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"github.com/imgpurge/imgpurge/internal/apptest"
 	"github.com/imgpurge/imgpurge/internal/auth"
 	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/testenv"
 )
 
 const imageID = "1e8a9135-5976-4de8-9c27-64cc33bf9baa"
@@ -77,7 +77,7 @@ type service struct {
 func startService(t *testing.T) *service {
 	t.Helper()
 	dir := t.TempDir()
-	closed := closedPort(t)
+	closed := testenv.FreeAddr(t)
 	doc := fmt.Sprintf(`
 listen: 127.0.0.1:0
 data_dir: %[1]s
@@ -139,18 +139,6 @@ func mint(t *testing.T, cfg *config.Config, tenant string) string {
 		t.Fatal(err)
 	}
 	return tok
-}
-
-// closedPort returns a 127.0.0.1 address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 func serve(t *testing.T, cfg *config.Config) string { return apptest.ServeConfig(t, cfg) }

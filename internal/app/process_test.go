@@ -114,7 +114,7 @@ type processFixture struct {
 func newProcessFixture(t *testing.T, databaseURL string) *processFixture {
 	t.Helper()
 	f := &processFixture{dir: t.TempDir(), node: newCacheNode(t), requestTimeout: "1s"}
-	f.addr = freeAddr(t)
+	f.addr = testenv.FreeAddr(t)
 	f.write(t, f.addr, databaseURL)
 	tok, err := auth.MintDev(f.cfg.Auth, f.cfg.DataDir, "cron", []string{"media"}, time.Hour)
 	if err != nil {
@@ -164,16 +164,6 @@ datastores:
 	}
 	f.cfg, f.cfgPath = cfg, path
 	return path
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func (f *processFixture) seed(t *testing.T, ids []string) {
@@ -322,7 +312,7 @@ func TestReplicasShareTheJournal(t *testing.T) {
 	f.seed(t, images)
 	f.node.up(t, true) // hangs, so attempts are in flight when A dies
 	a := testenv.StartImgpurged(t, f.cfgPath, f.addr)
-	bAddr := freeAddr(t)
+	bAddr := testenv.FreeAddr(t)
 	bCfg := f.write(t, bAddr, f.cfg.Journal.DatabaseURL.Reveal())
 	b := testenv.StartImgpurged(t, bCfg, bAddr)
 
@@ -348,7 +338,7 @@ func (f *processFixture) layerTimeout() string {
 // journaled, and completed by the next start.
 func TestShutdownJournalsInFlightPurges(t *testing.T) {
 	f := &processFixture{dir: t.TempDir(), node: newCacheNode(t), requestTimeout: "30s"}
-	f.addr = freeAddr(t)
+	f.addr = testenv.FreeAddr(t)
 	f.write(t, f.addr, "")
 	tok, _ := auth.MintDev(f.cfg.Auth, f.cfg.DataDir, "cron", []string{"media"}, time.Hour)
 	f.token = tok

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -87,12 +86,7 @@ datastores:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done; a.Close() }()
-	base := "http://" + ln.Addr().String()
+	base := apptest.Serve(t, a)
 	tok, _ := auth.MintDev(cfg.Auth, cfg.DataDir, "cms", []string{"any"}, time.Minute)
 
 	del := func(id string) int {

@@ -1,12 +1,12 @@
 package auth
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/imgpurge/imgpurge/internal/config"
+	"github.com/imgpurge/imgpurge/internal/testenv"
 )
 
 // Case C12, first run: an issuer that differs from the discovery document
@@ -54,17 +54,12 @@ func TestDiscoveryIssuerMismatch(t *testing.T) {
 
 func TestDiscoveryUnreachable(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens here any more
+	addr := testenv.FreeAddr(t) // nothing listens here
 
 	cfg := config.Auth{Issuer: "http://" + addr + "/realms/media", Audience: testAudience,
 		DiscoveryTimeout: config.Duration(600 * time.Millisecond)}
 	started := time.Now()
-	_, err = New(t.Context(), cfg, t.TempDir(), nil)
+	_, err := New(t.Context(), cfg, t.TempDir(), nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "auth.issuer:") {
 		t.Fatalf("New = %v, want an auth.issuer error", err)
 	}

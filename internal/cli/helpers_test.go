@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,7 +78,7 @@ func setup(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bundle{dir: t.TempDir(), idp: testenv.StartIdP(t), closed: closedAddr(t), cache: t.TempDir()}
+	b := &bundle{dir: t.TempDir(), idp: testenv.StartIdP(t), closed: testenv.FreeAddr(t), cache: t.TempDir()}
 	b.derivs = filepath.Join(b.dir, "derivatives")
 	doc := strings.ReplaceAll(string(raw), "./var", b.dir) + fmt.Sprintf(moreDatastores, b.dir, b.closed, b.dir, b.closed)
 	cfg, err := config.Parse([]byte(doc))
@@ -102,19 +101,6 @@ func setup(t *testing.T) *bundle {
 }
 
 func serve(t *testing.T, cfg *config.Config) string { return apptest.ServeConfig(t, cfg) }
-
-// closedAddr returns a 127.0.0.1 address that was just free: connecting to
-// it is refused.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // env is the environment of one run: the bundle's server and token and a
 // private token cache, changed by mods ("" deletes a variable).

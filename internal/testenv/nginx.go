@@ -45,7 +45,7 @@ func StartNginx(t testing.TB, confPath string, backendPort int) *Nginx {
 
 	var last error
 	for range 3 {
-		addr := freeAddr(t)
+		addr := FreeAddr(t)
 		site := templateFile(t, confPath, map[string]string{
 			"listen 80;":                 "listen " + addr + ";",
 			"server 127.0.0.1:8080;":     fmt.Sprintf("server 127.0.0.1:%d;", backendPort),

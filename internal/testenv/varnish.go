@@ -47,7 +47,7 @@ func StartVarnish(t testing.TB, vclPath string, backendPort int) *Varnish {
 
 	var last error
 	for range 3 {
-		addr, admin := freeAddr(t), freeAddr(t)
+		addr, admin := FreeAddr(t), FreeAddr(t)
 		p, err := startDaemon(filepath.Join(dir, "varnishd.log"), bin, "-F",
 			"-n", filepath.Join(dir, "work"), "-a", addr, "-T", admin,
 			"-f", vclFile, "-s", "malloc,64m")

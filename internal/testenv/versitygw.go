@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"go/build"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -45,7 +44,7 @@ func StartVersityGW(t testing.TB) (endpoint, accessKey, secretKey string) {
 	// process can take it in between; a few attempts make that harmless.
 	var lastErr error
 	for range 3 {
-		addr := freeAddr(t)
+		addr := FreeAddr(t)
 		gw, err := startVersityGW(bin, addr, accessKey, secretKey, dir)
 		if err == nil {
 			t.Cleanup(gw.stop)
@@ -166,16 +165,6 @@ func hermeticEnv() []string {
 		env = append(env, kv)
 	}
 	return env
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func randomHex(t testing.TB, n int) string {

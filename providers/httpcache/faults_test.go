@@ -3,7 +3,6 @@ package httpcache_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/imgpurge/imgpurge/internal/providertest"
+	"github.com/imgpurge/imgpurge/internal/testenv"
 )
 
 const publicHost = "img.example.test"
@@ -43,13 +43,7 @@ func fakeNode(t *testing.T, status int, header http.Header) (func() []*http.Requ
 // closedNode returns the URL of a 127.0.0.1 port nothing listens on.
 func closedNode(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return "http://" + addr
+	return "http://" + testenv.FreeAddr(t)
 }
 
 // hangingNode accepts requests and never answers until the test ends.
