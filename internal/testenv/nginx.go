@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 )
 
 // nginxPurgeModule is where Debian's libnginx-mod-http-cache-purge puts the
@@ -43,9 +42,7 @@ func StartNginx(t testing.TB, confPath string, backendPort int) *Nginx {
 		t.Fatal(err)
 	}
 
-	var last error
-	for range 3 {
-		addr := FreeAddr(t)
+	p, addr := startOnFreePort(t, "nginx", func(addr string) (*daemon, error) {
 		site := templateFile(t, confPath, map[string]string{
 			"listen 80;":                 "listen " + addr + ";",
 			"server 127.0.0.1:8080;":     fmt.Sprintf("server 127.0.0.1:%d;", backendPort),
@@ -54,20 +51,10 @@ func StartNginx(t testing.TB, confPath string, backendPort int) *Nginx {
 		writeTestFile(t, filepath.Join(dir, "imgpurge.conf"), site)
 		writeTestFile(t, filepath.Join(dir, "nginx.conf"), nginxMain(dir))
 		log := filepath.Join(dir, "error.log")
-		p, err := startDaemon(filepath.Join(dir, "stderr.log"), bin, "-p", dir, "-e", log,
+		return startDaemon(filepath.Join(dir, "stderr.log"), bin, "-p", dir, "-e", log,
 			"-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
-		if err != nil {
-			t.Fatalf("starting nginx: %v", err)
-		}
-		n := &Nginx{URL: "http://" + addr, Addr: addr, proc: p}
-		if last = p.WaitHTTP(n.URL+"/testenv-ready", 30*time.Second); last == nil {
-			t.Cleanup(func() { stopDaemon(t, p) })
-			return n
-		}
-		stopDaemon(t, p)
-	}
-	t.Fatalf("nginx did not start: %v", last)
-	return nil
+	})
+	return &Nginx{URL: "http://" + addr, Addr: addr, proc: p}
 }
 
 // Processes returns the PIDs of the master and its workers.

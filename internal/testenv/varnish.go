@@ -45,25 +45,34 @@ func StartVarnish(t testing.TB, vclPath string, backendPort int) *Varnish {
 	vclFile := filepath.Join(dir, "imgpurge.vcl")
 	writeTestFile(t, vclFile, vcl)
 
+	p, addr := startOnFreePort(t, "varnishd", func(addr string) (*daemon, error) {
+		return startDaemon(filepath.Join(dir, "varnishd.log"), bin, "-F",
+			"-n", filepath.Join(dir, "work"), "-a", addr, "-T", FreeAddr(t),
+			"-f", vclFile, "-s", "malloc,64m")
+	})
+	return &Varnish{URL: "http://" + addr, Addr: addr, proc: p}
+}
+
+// startOnFreePort starts a server on a free loopback address, waits until
+// it answers, and stops it when the test ends. A port taken between
+// FreeAddr and the server's bind is harmless: it tries other ports.
+func startOnFreePort(t testing.TB, name string, start func(addr string) (*daemon, error)) (*daemon, string) {
+	t.Helper()
 	var last error
 	for range 3 {
-		addr, admin := FreeAddr(t), FreeAddr(t)
-		p, err := startDaemon(filepath.Join(dir, "varnishd.log"), bin, "-F",
-			"-n", filepath.Join(dir, "work"), "-a", addr, "-T", admin,
-			"-f", vclFile, "-s", "malloc,64m")
+		addr := FreeAddr(t)
+		p, err := start(addr)
 		if err != nil {
-			t.Fatalf("starting varnishd: %v", err)
+			t.Fatalf("starting %s: %v", name, err)
 		}
-		v := &Varnish{URL: "http://" + addr, Addr: addr, proc: p}
-		if last = p.WaitHTTP(v.URL+"/testenv-ready", 30*time.Second); last == nil {
+		if last = p.WaitHTTP("http://"+addr+"/testenv-ready", 30*time.Second); last == nil {
 			t.Cleanup(func() { stopDaemon(t, p) })
-			return v
+			return p, addr
 		}
 		stopDaemon(t, p)
-		// A port taken between freeAddr and varnishd's bind: try others.
 	}
-	t.Fatalf("varnishd did not start: %v", last)
-	return nil
+	t.Fatalf("%s did not start: %v", name, last)
+	return nil, ""
 }
 
 // Processes returns the PIDs of the manager and its child.
